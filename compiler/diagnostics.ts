@@ -14,6 +14,8 @@ export interface Diagnostic {
 
 /** Thrown by compiler stages; caught by the CLI and printed without a stack trace. */
 export class CompileError extends Error {
+  /** Source texts for quoting lines, attached by the driver. */
+  sources?: Map<string, string>;
   constructor(public diagnostics: Diagnostic[]) {
     super(diagnostics.map((d) => d.message).join("\n"));
     this.name = "CompileError";

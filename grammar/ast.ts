@@ -63,7 +63,13 @@ export interface ParamSpec extends Node {
 }
 
 /** `int`, `float`, `bool`, `string`, `[d0, d1]` (f32 tensor), `i32[d0]`, `f32[...]`. */
-export type TypeExpr = ScalarTypeExpr | TensorTypeExpr;
+export type TypeExpr = ScalarTypeExpr | TensorTypeExpr | NamedTypeExpr;
+
+/** A data source used as a type: `step train(b: train)` binds a batch of `train`. */
+export interface NamedTypeExpr extends Node {
+  kind: "NamedType";
+  name: Ident;
+}
 
 export interface ScalarTypeExpr extends Node {
   kind: "ScalarType";

@@ -1,0 +1,34 @@
+// Command-line parsing on node:util's parseArgs, with errors phrased for people.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export function parse<T extends Options>(argv: string[], options: T, usage: string) {
+  try {
+    return parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    const msg = (e as Error).message.replace(/^Unknown option/, "unknown option").replace(/\. To specify a positional argument.*$/, "");
+    throw new UsageError(`${msg}\n${usage}`);
+  }
+}
+
+/** `--set a=1 --set b=x` -> Map. */
+export function settings(list: string[] | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const s of list ?? []) {
+    const m = /^([A-Za-z_]\w*)=(.*)$/.exec(s);
+    if (!m) throw new UsageError(`--set expects name=value, got '${s}'`);
+    out.set(m[1], m[2]);
+  }
+  return out;
+}
+
+export function intOption(v: string | undefined, name: string, dflt: number, min = 0): number {
+  if (v === undefined) return dflt;
+  if (!/^-?\d+$/.test(v)) throw new UsageError(`${name} expects an integer, got '${v}'`);
+  const n = Number(v);
+  if (n < min) throw new UsageError(`${name} must be >= ${min}, got ${n}`);
+  return n;
+}

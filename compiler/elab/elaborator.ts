@@ -1,0 +1,510 @@
+// The elaborator turns checked syntax into IR: it evaluates compile-time values, binds shape
+// symbols by unification, unrolls `for`/`if` in blocks, names parameter scopes and emits IR
+// nodes for tensor expressions. One Elaborator builds one step graph.
+import type {
+  Arg,
+  BlockDecl,
+  Expr,
+  Node,
+  SourceRange,
+  Stmt,
+  TensorTypeExpr,
+  TypeExpr,
+} from "../../grammar/ast.ts";
+import { CompileError, didYouMean, error } from "../diagnostics.ts";
+import { Graph, ShapeError, showType, type TensorType } from "../ir.ts";
+import { builtins, callBuiltin } from "./builtins.ts";
+import { evalInit } from "./init.ts";
+import { ParamRegistry } from "./params.ts";
+import { asBool, asInt, describe, fail, float, int, isNumber, type Value } from "./values.ts";
+
+/** A lexical environment: a chain of frames. */
+export class Env {
+  private vars = new Map<string, Value>();
+  constructor(private parent: Env | null = null) {}
+  get(name: string): Value | undefined {
+    return this.vars.get(name) ?? this.parent?.get(name);
+  }
+  has(name: string): boolean {
+    return this.vars.has(name) || (this.parent?.has(name) ?? false);
+  }
+  hasOwn(name: string): boolean {
+    return this.vars.has(name);
+  }
+  define(name: string, v: Value) {
+    this.vars.set(name, v);
+  }
+  set(name: string, v: Value): boolean {
+    if (this.vars.has(name)) {
+      this.vars.set(name, v);
+      return true;
+    }
+    return this.parent?.set(name, v) ?? false;
+  }
+  names(): string[] {
+    return [...this.vars.keys(), ...(this.parent?.names() ?? [])];
+  }
+  child(): Env {
+    return new Env(this);
+  }
+}
+
+/** Where parameters created by `param` statements go: a dotted path and its used names. */
+export interface ParamScope {
+  path: string;
+  used: Map<string, number>;
+  /** When false, `param` statements are errors (e.g. inside a step body outside any block). */
+  allowParams: boolean;
+}
+
+export interface ElabContext {
+  blocks: Map<string, BlockDecl>;
+  registry: ParamRegistry;
+}
+
+interface Frame {
+  env: Env;
+  scope: ParamScope;
+  /** The binding a block call's result is assigned to: names the call's parameter scope. */
+  binding: string | null;
+  returned?: Value;
+}
+
+export class Elaborator {
+  readonly g = new Graph();
+  private seedInput: number | null = null;
+  private randnStreams = 0;
+  private callDepth = 0;
+
+  constructor(readonly ctx: ElabContext) {}
+
+  // ------------------------------------------------------------ helpers for builtins
+
+  tensor(v: Value, what: string, at: Node): number {
+    if (v.kind === "tensor") return v.id;
+    if (isNumber(v)) return this.g.const(v.value);
+    return fail(`${what} must be a tensor, got ${describe(v)}`, at);
+  }
+
+  /** Runs `f` with IR node locations set to `at`, turning ShapeErrors into diagnostics. */
+  at<T>(at: Node | SourceRange, f: () => T): T {
+    const range = "range" in at ? at.range : at;
+    const saved = this.g.loc;
+    this.g.loc = range;
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof ShapeError) throw new CompileError([error(e.message, range)]);
+      throw e;
+    } finally {
+      this.g.loc = saved;
+    }
+  }
+
+  /** The per-step random seed (an i32 scalar input) and a fresh stream id for randn. */
+  randomSource(): { seed: number; stream: number } {
+    if (this.seedInput === null) this.seedInput = this.g.input("__seed", { dtype: "i32", shape: [] });
+    return { seed: this.seedInput, stream: this.randnStreams++ };
+  }
+
+  // ------------------------------------------------------------ expressions
+
+  evalExpr(e: Expr, f: Frame): Value {
+    switch (e.kind) {
+      case "Number":
+        return e.isInt ? int(e.value) : float(e.value);
+      case "String":
+        return { kind: "string", value: e.value };
+      case "Bool":
+        return { kind: "bool", value: e.value };
+      case "Name": {
+        const v = f.env.get(e.name);
+        if (v) return v;
+        const block = this.ctx.blocks.get(e.name);
+        if (block) return { kind: "block", decl: block, bound: new Map(), scope: null };
+        if (builtins.has(e.name)) return { kind: "builtin", name: e.name };
+        return fail(
+          `unknown name '${e.name}'${didYouMean(e.name, [...f.env.names(), ...this.ctx.blocks.keys(), ...builtins.keys()])}`,
+          e,
+        );
+      }
+      case "Member": {
+        const obj = this.evalExpr(e.object, f);
+        if (obj.kind === "batch") {
+          const v = obj.fields.get(e.member.name);
+          if (v) return v;
+          return fail(
+            `the data source '${obj.source.name.name}' has no field '${e.member.name}'${didYouMean(e.member.name, obj.fields.keys())}; fields: ${[...obj.fields.keys()].join(", ")}`,
+            e.member,
+          );
+        }
+        if (obj.kind === "tensor" && e.member.name === "shape") {
+          return { kind: "list", items: this.g.shape(obj.id).map(int) };
+        }
+        return fail(`${describe(obj)} has no member '${e.member.name}'`, e.member);
+      }
+      case "List":
+        return { kind: "list", items: e.items.map((x) => this.evalExpr(x, f)) };
+      case "Range": {
+        const s = asInt(this.evalExpr(e.start, f), "a range start", e.start);
+        const t = asInt(this.evalExpr(e.end, f), "a range end", e.end);
+        return { kind: "range", start: s, end: t };
+      }
+      case "Index": {
+        const obj = this.evalExpr(e.object, f);
+        const i = asInt(this.evalExpr(e.index, f), "an index", e.index);
+        const items = obj.kind === "list" ? obj.items : obj.kind === "range" ? null : undefined;
+        if (obj.kind === "range") {
+          if (i < 0 || i >= obj.end - obj.start) return fail(`index ${i} is out of range`, e.index);
+          return int(obj.start + i);
+        }
+        if (!items) return fail(`cannot index ${describe(obj)}; use slice() for tensors`, e);
+        const k = i < 0 ? items.length + i : i;
+        if (k < 0 || k >= items.length) return fail(`index ${i} is out of range for a list of ${items.length}`, e.index);
+        return items[k];
+      }
+      case "Unary": {
+        const v = this.evalExpr(e.operand, f);
+        if (e.op === "!") return { kind: "bool", value: !asBool(v, "the operand of '!'", e.operand) };
+        if (isNumber(v)) return { kind: v.kind, value: -v.value };
+        return { kind: "tensor", id: this.at(e, () => this.g.neg(this.tensor(v, "the operand of '-'", e.operand))) };
+      }
+      case "Binary":
+        return this.evalBinary(e, f);
+      case "Call":
+        return this.evalCall(e, f);
+      case "Ellipsis":
+        return fail("'...' may only appear in a tensor type", e);
+    }
+  }
+
+  private evalBinary(e: Extract<Expr, { kind: "Binary" }>, f: Frame): Value {
+    const l = this.evalExpr(e.left, f);
+    if (e.op === "&&" || e.op === "||") {
+      const lb = asBool(l, `the left side of '${e.op}'`, e.left);
+      if (e.op === "&&" && !lb) return { kind: "bool", value: false };
+      if (e.op === "||" && lb) return { kind: "bool", value: true };
+      return { kind: "bool", value: asBool(this.evalExpr(e.right, f), `the right side of '${e.op}'`, e.right) };
+    }
+    const r = this.evalExpr(e.right, f);
+    if (isNumber(l) && isNumber(r)) return foldScalar(e.op, l, r, e);
+    if (l.kind === "string" && r.kind === "string" && (e.op === "==" || e.op === "!=" || e.op === "+")) {
+      if (e.op === "+") return { kind: "string", value: l.value + r.value };
+      return { kind: "bool", value: (l.value === r.value) === (e.op === "==") };
+    }
+    if (l.kind === "bool" && r.kind === "bool" && (e.op === "==" || e.op === "!=")) {
+      return { kind: "bool", value: (l.value === r.value) === (e.op === "==") };
+    }
+    const opName: Record<string, string> = {
+      "+": "add",
+      "-": "sub",
+      "*": "mul",
+      "/": "div",
+      "**": "pow",
+      "==": "eq",
+      "!=": "ne",
+      "<": "lt",
+      "<=": "le",
+      ">": "gt",
+      ">=": "ge",
+    };
+    if (e.op === "@") {
+      const a = this.tensor(l, "the left side of '@'", e.left);
+      const b = this.tensor(r, "the right side of '@'", e.right);
+      return { kind: "tensor", id: this.at(e, () => this.g.op("matmul", [a, b])) };
+    }
+    const name = opName[e.op];
+    if (!name) return fail(`'${e.op}' is not defined for ${describe(l)} and ${describe(r)}`, e);
+    return this.at(e, () => {
+      // Scalars adopt the tensor's dtype so `ids == 3` compares i32 with i32.
+      const lt = l.kind === "tensor" ? this.g.type(l.id) : null;
+      const rt = r.kind === "tensor" ? this.g.type(r.id) : null;
+      const a = l.kind === "tensor" ? l.id : isNumber(l) ? this.g.const(l.value, [], rt?.dtype ?? "f32") : this.tensor(l, `the left side of '${e.op}'`, e.left);
+      const b = r.kind === "tensor" ? r.id : isNumber(r) ? this.g.const(r.value, [], lt?.dtype ?? "f32") : this.tensor(r, `the right side of '${e.op}'`, e.right);
+      if (name === "pow" && isNumber(r) && r.value === 2) return { kind: "tensor", id: this.g.op("square", [a]) } as Value;
+      return { kind: "tensor", id: this.g.op(name, [a, b]) } as Value;
+    });
+  }
+
+  private evalCall(e: Extract<Expr, { kind: "Call" }>, f: Frame): Value {
+    const callee = this.evalExpr(e.callee, f);
+    const binding = f.binding;
+    const args = e.args.map((a) => ({ arg: a, value: this.evalExpr(a.value, { ...f, binding: null }) }));
+    if (callee.kind === "builtin") return callBuiltin(this, callee.name, args, e);
+    if (callee.kind === "block") return this.callBlock(callee, args, e, f.scope, binding);
+    return fail(`${describe(callee)} is not callable`, e.callee);
+  }
+
+  // ------------------------------------------------------------ blocks
+
+  callBlock(
+    callee: Extract<Value, { kind: "block" }>,
+    args: { arg: Arg; value: Value }[],
+    call: Node,
+    parentScope: ParamScope,
+    binding: string | null,
+  ): Value {
+    const decl = callee.decl;
+    if (++this.callDepth > 64) return fail(`block ${decl.name.name} calls itself too deeply (recursion?)`, call);
+    try {
+      const env = new Env();
+      const bound = new Map(callee.bound);
+      const positional = args.filter((a) => a.arg.name === null);
+      const named = args.filter((a) => a.arg.name !== null);
+      const free = decl.params.filter((p) => !callee.bound.has(p.name.name));
+      if (positional.length > free.length) {
+        return fail(
+          `block ${decl.name.name} takes ${free.length} argument${free.length === 1 ? "" : "s"} (${free.map((p) => p.name.name).join(", ")}) but ${positional.length} positional arguments were given`,
+          call,
+        );
+      }
+      positional.forEach((a, i) => bound.set(free[i].name.name, a.value));
+      for (const a of named) {
+        const n = a.arg.name!.name;
+        if (!decl.params.some((p) => p.name.name === n)) {
+          return fail(
+            `block ${decl.name.name} has no parameter '${n}'${didYouMean(n, decl.params.map((p) => p.name.name))}`,
+            a.arg.name!,
+          );
+        }
+        if (bound.has(n) && !callee.bound.has(n)) return fail(`argument '${n}' is given twice`, a.arg);
+        bound.set(n, a.value);
+      }
+      const scopeName = this.scopeName(parentScope, binding ?? decl.name.name.toLowerCase(), callee.scope);
+      const scope: ParamScope = { path: scopeName, used: new Map(), allowParams: true };
+      const frame: Frame = { env, scope, binding: null };
+      for (const p of decl.params) {
+        let v = bound.get(p.name.name);
+        if (v === undefined) {
+          if (!p.default) {
+            // A call without tensor arguments is a partial application (e.g. `model net = Net(classes: 10)`).
+            return fail(
+              `missing argument '${p.name.name}' in call of block ${decl.name.name}`,
+              call,
+            );
+          }
+          v = this.evalExpr(p.default, frame);
+        }
+        if (p.type) v = this.checkType(v, p.type, env, `argument '${p.name.name}' of ${decl.name.name}`, call);
+        env.define(p.name.name, v);
+      }
+      this.execBlock(decl.body, frame);
+      const result = frame.returned;
+      if (!result) return fail(`block ${decl.name.name} ends without 'return'`, decl.name);
+      if (decl.returns) this.checkType(result, decl.returns, env, `the result of ${decl.name.name}`, call);
+      return result;
+    } finally {
+      this.callDepth--;
+    }
+  }
+
+  /** A parameter scope path for a block call; repeated names get _1, _2, ... suffixes. */
+  private scopeName(parent: ParamScope, base: string, fixed: string | null): string {
+    if (fixed !== null) return fixed;
+    const n = parent.used.get(base) ?? 0;
+    parent.used.set(base, n + 1);
+    const name = n === 0 ? base : `${base}_${n}`;
+    return parent.path ? `${parent.path}.${name}` : name;
+  }
+
+  /** Checks a value against a declared type, binding shape symbols in env. */
+  checkType(v: Value, t: TypeExpr, env: Env, what: string, at: Node): Value {
+    if (t.kind === "ScalarType") {
+      const ok =
+        (t.name === "int" && (v.kind === "int" || (v.kind === "float" && Number.isInteger(v.value)))) ||
+        (t.name === "float" && isNumber(v)) ||
+        (t.name === "bool" && v.kind === "bool") ||
+        (t.name === "string" && v.kind === "string");
+      if (!ok) return fail(`${what} must be ${t.name}, got ${describe(v)}`, at);
+      if (t.name === "float" && v.kind === "int") return float(v.value);
+      if (t.name === "int" && v.kind === "float") return int(v.value);
+      return v;
+    }
+    if (t.kind === "NamedType") return fail(`${what}: '${t.name.name}' is not a type here`, t);
+    if (v.kind !== "tensor") return fail(`${what} must be a tensor ${typeText(t)}, got ${describe(v)}`, at);
+    this.unifyShape(this.g.type(v.id), t, env, what, at);
+    return v;
+  }
+
+  unifyShape(actual: TensorType, t: TensorTypeExpr, env: Env, what: string, at: Node) {
+    const mismatch = (detail: string): never => {
+      const d = error(`${what}: expected ${typeText(t)} but got ${showType(actual)}: ${detail}`, at.range);
+      d.notes = [{ message: "the expected type is declared here", range: t.range }];
+      throw new CompileError([d]);
+    };
+    if (actual.dtype !== t.dtype) mismatch(`dtype is ${actual.dtype}, expected ${t.dtype}`);
+    const dims = t.dims;
+    const ell = dims.findIndex((d) => d.kind === "Ellipsis");
+    const fixed = ell < 0 ? dims : dims.slice(ell + 1);
+    if (ell < 0 ? actual.shape.length !== dims.length : actual.shape.length < fixed.length) {
+      mismatch(`rank ${actual.shape.length}, expected ${ell < 0 ? dims.length : `at least ${fixed.length}`}`);
+    }
+    const offset = actual.shape.length - fixed.length;
+    const frame: Frame = { env, scope: { path: "", used: new Map(), allowParams: false }, binding: null };
+    fixed.forEach((d, i) => {
+      const got = actual.shape[offset + i];
+      if (d.kind === "Name" && !env.has(d.name)) {
+        env.define(d.name, int(got));
+        return;
+      }
+      const want = asInt(this.evalExpr(d, frame), "a dimension", d);
+      if (want !== got) mismatch(`dim ${offset + i} is ${got}, expected ${want}`);
+    });
+  }
+
+  // ------------------------------------------------------------ statements
+
+  execBlock(stmts: Stmt[], f: Frame) {
+    for (const s of stmts) {
+      if (f.returned) return fail("unreachable statement after 'return'", s);
+      this.exec(s, f);
+    }
+  }
+
+  exec(s: Stmt, f: Frame): void {
+    switch (s.kind) {
+      case "Let": {
+        if (f.env.hasOwn(s.name.name)) return fail(`'${s.name.name}' is already defined in this block; assign with '${s.name.name} = ...'`, s.name);
+        f.env.define(s.name.name, this.evalExpr(s.value, { ...f, binding: s.name.name }));
+        return;
+      }
+      case "Assign": {
+        if (!f.env.has(s.name.name)) return fail(`'${s.name.name}' is not defined; declare it with 'let ${s.name.name} = ...'`, s.name);
+        f.env.set(s.name.name, this.evalExpr(s.value, { ...f, binding: s.name.name }));
+        return;
+      }
+      case "Param": {
+        if (!f.scope.allowParams) return fail("'param' is only allowed inside a block", s);
+        const shape = s.type.dims.map((d) => {
+          if (d.kind === "Ellipsis") return fail("a parameter's shape cannot contain '...'", d);
+          return asInt(this.evalExpr(d, f), "a parameter dimension", d);
+        });
+        if (shape.some((d) => d <= 0)) return fail(`parameter '${s.name.name}' has a non-positive dimension [${shape.join(", ")}]`, s.type);
+        const type: TensorType = { dtype: s.type.dtype, shape };
+        const init = s.init ? evalInit(this, s.init, f.env, type) : { kind: "zeros" as const };
+        const name = f.scope.path ? `${f.scope.path}.${s.name.name}` : s.name.name;
+        if (f.env.hasOwn(s.name.name)) return fail(`'${s.name.name}' is already defined in this block`, s.name);
+        const info = this.ctx.registry.declare({ name, type, init, adaptable: s.adaptable, state: false, loc: s.range });
+        f.env.define(s.name.name, { kind: "tensor", id: this.ctx.registry.node(this.g, info) });
+        return;
+      }
+      case "Return":
+        f.returned = this.evalExpr(s.value, { ...f, binding: null });
+        return;
+      case "If": {
+        const c = asBool(this.evalExpr(s.cond, f), "an 'if' condition (known at compile time)", s.cond);
+        const branch = c ? s.then : s.otherwise;
+        if (branch) this.execBlock(branch, f);
+        return;
+      }
+      case "For": {
+        const it = this.evalExpr(s.iterable, f);
+        const items = it.kind === "range" ? rangeItems(it.start, it.end) : it.kind === "list" ? it.items : null;
+        if (!items) return fail(`cannot loop over ${describe(it)}`, s.iterable);
+        if (items.length > 10000) return fail(`a compile-time loop of ${items.length} iterations is too long`, s.iterable);
+        for (const item of items) {
+          const env = f.env.child();
+          env.define(s.variable.name, item);
+          const inner: Frame = { env, scope: f.scope, binding: null };
+          this.execBlock(s.body, inner);
+          if (inner.returned) {
+            f.returned = inner.returned;
+            return;
+          }
+        }
+        return;
+      }
+      case "ExprStmt":
+        this.evalExpr(s.expr, f);
+        return;
+      case "Assert": {
+        const ok = asBool(this.evalExpr(s.cond, f), "an assertion", s.cond);
+        if (!ok) return fail(s.message ?? "assertion failed", s);
+        return;
+      }
+      case "Minimize":
+      case "Log":
+        return this.execStepStmt(s, f);
+    }
+  }
+
+  /** Overridden by the step elaborator; in blocks these statements are errors. */
+  execStepStmt(s: Stmt, _f: Frame): void {
+    fail(`'${s.kind === "Minimize" ? "minimize" : "log"}' is only allowed in a step`, s);
+  }
+
+  newFrame(env: Env, scope: ParamScope): Frame {
+    return { env, scope, binding: null };
+  }
+}
+
+export type { Frame };
+
+function rangeItems(a: number, b: number): Value[] {
+  const out: Value[] = [];
+  for (let i = a; i < b; i++) out.push(int(i));
+  return out;
+}
+
+export function typeText(t: TypeExpr): string {
+  if (t.kind === "ScalarType") return t.name;
+  if (t.kind === "NamedType") return t.name.name;
+  const dims = t.dims.map((d) => exprText(d)).join(", ");
+  return `${t.dtype === "f32" ? "" : t.dtype}[${dims}]`;
+}
+
+export function exprText(e: Expr): string {
+  switch (e.kind) {
+    case "Number":
+      return e.text;
+    case "Name":
+      return e.name;
+    case "Ellipsis":
+      return "...";
+    case "Binary":
+      return `${exprText(e.left)} ${e.op} ${exprText(e.right)}`;
+    case "Unary":
+      return `${e.op}${exprText(e.operand)}`;
+    case "String":
+      return JSON.stringify(e.value);
+    default:
+      return "…";
+  }
+}
+
+function foldScalar(op: string, l: { kind: string; value: number }, r: { kind: string; value: number }, at: Node): Value {
+  const both = l.kind === "int" && r.kind === "int";
+  const num = (v: number): Value => (both && Number.isInteger(v) ? int(v) : float(v));
+  switch (op) {
+    case "+":
+      return num(l.value + r.value);
+    case "-":
+      return num(l.value - r.value);
+    case "*":
+      return num(l.value * r.value);
+    case "/":
+      if (r.value === 0) return fail("division by zero", at);
+      // int / int divides exactly when it can (shape arithmetic like C / 2), else gives a float.
+      return num(l.value / r.value);
+    case "%":
+      if (r.value === 0) return fail("division by zero", at);
+      return num(l.value % r.value);
+    case "**":
+      return num(l.value ** r.value);
+    case "==":
+      return { kind: "bool", value: l.value === r.value };
+    case "!=":
+      return { kind: "bool", value: l.value !== r.value };
+    case "<":
+      return { kind: "bool", value: l.value < r.value };
+    case "<=":
+      return { kind: "bool", value: l.value <= r.value };
+    case ">":
+      return { kind: "bool", value: l.value > r.value };
+    case ">=":
+      return { kind: "bool", value: l.value >= r.value };
+    case "@":
+      return fail("'@' needs tensors", at);
+  }
+  return fail(`'${op}' is not defined for numbers`, at);
+}

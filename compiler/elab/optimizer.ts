@@ -1,0 +1,87 @@
+// Optimizers as IR: the update of every trainable parameter is part of the step graph, so
+// it is fused and runs on the device. The host only supplies the per-step scalars (learning
+// rate after the schedule, Adam's bias corrections) as inputs.
+import type { Graph } from "../ir.ts";
+import type { ParamRegistry } from "./params.ts";
+
+export interface OptimizerSpec {
+  name: string;
+  kind: "adamw" | "sgd";
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  momentum: number;
+  clipNorm: number; // 0: no clipping
+  schedule: "constant" | "cosine" | "linear";
+  warmup: number;
+}
+
+/** The host-side scalars an optimizer step needs, for optimizer step number t (1-based). */
+export function optimizerScalars(o: OptimizerSpec, t: number, totalSteps: number): Record<string, number> {
+  let lr = o.lr;
+  if (o.warmup > 0 && t <= o.warmup) lr *= t / o.warmup;
+  else if (o.schedule !== "constant" && totalSteps > o.warmup) {
+    const p = Math.min(1, (t - o.warmup) / Math.max(1, totalSteps - o.warmup));
+    lr *= o.schedule === "cosine" ? 0.5 * (1 + Math.cos(Math.PI * p)) : 1 - p;
+  }
+  return {
+    [`${o.name}.lr`]: lr,
+    [`${o.name}.bc1`]: 1 - o.beta1 ** t,
+    [`${o.name}.bc2`]: 1 - o.beta2 ** t,
+  };
+}
+
+/** Appends the optimizer update for (param, grad) pairs; records updates in g.updates. */
+export function emitOptimizer(g: Graph, o: OptimizerSpec, registry: ParamRegistry, pairs: { param: number; grad: number }[]) {
+  const scalar = (n: string) => g.input(`${o.name}.${n}`, { dtype: "f32", shape: [] });
+  const lr = scalar("lr");
+  let grads = pairs.map((p) => p.grad);
+  if (o.clipNorm > 0) {
+    // Global-norm clipping: scale = min(1, clip / (‖g‖ + 1e-6)).
+    let sq: number | null = null;
+    for (const gr of grads) {
+      const s = g.sum(g.op("square", [gr]), g.shape(gr).map((_, i) => i));
+      sq = sq === null ? s : g.add(sq, s);
+    }
+    const norm = g.op("sqrt", [sq!]);
+    g.outputs.set(`${o.name}.grad_norm`, norm);
+    const scale = g.op("minimum", [g.const(1), g.div(g.const(o.clipNorm), g.add(norm, g.const(1e-6)))]);
+    grads = grads.map((gr) => g.mul(gr, scale));
+  }
+  const state = (param: number, kind: string) => {
+    const p = g.node(param);
+    const info = registry.declare({ name: `${o.name}.${kind}.${p.name}`, type: p.type, init: { kind: "zeros" }, adaptable: false, state: true, loc: p.loc });
+    return registry.node(g, info);
+  };
+  if (o.kind === "adamw") {
+    const bc1 = scalar("bc1");
+    const bc2 = scalar("bc2");
+    pairs.forEach(({ param }, k) => {
+      const gr = grads[k];
+      const m = state(param, "m");
+      const v = state(param, "v");
+      const m2 = g.add(g.scale(m, o.beta1), g.scale(gr, 1 - o.beta1));
+      const v2 = g.add(g.scale(v, o.beta2), g.scale(g.op("square", [gr]), 1 - o.beta2));
+      const mhat = g.div(m2, bc1);
+      const vhat = g.div(v2, bc2);
+      let step = g.div(mhat, g.add(g.op("sqrt", [vhat]), g.const(o.eps)));
+      if (o.weightDecay > 0) step = g.add(step, g.scale(param, o.weightDecay));
+      g.updates.set(param, g.sub(param, g.mul(lr, step)));
+      g.updates.set(m, m2);
+      g.updates.set(v, v2);
+    });
+  } else {
+    pairs.forEach(({ param }, k) => {
+      let d = grads[k];
+      if (o.weightDecay > 0) d = g.add(d, g.scale(param, o.weightDecay));
+      if (o.momentum > 0) {
+        const buf = state(param, "momentum");
+        d = g.add(g.scale(buf, o.momentum), d);
+        g.updates.set(buf, d);
+      }
+      g.updates.set(param, g.sub(param, g.mul(lr, d)));
+    });
+  }
+}

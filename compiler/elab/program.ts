@@ -1,0 +1,321 @@
+// Elaborates a whole program: settings (with --set overrides), models, data sources,
+// optimizers, and one static IR graph per step. The `run` block stays syntax: the host
+// interprets it (runtime/host.ts).
+import type { BlockDecl, CallExpr, DataMember, FileAst, Node, ProgramDecl, Stmt, StepMember } from "../../grammar/ast.ts";
+import { grad } from "../autodiff.ts";
+import { CompileError, type Diagnostic, didYouMean, error } from "../diagnostics.ts";
+import type { Graph } from "../ir.ts";
+import { dataSchemas } from "./datasources.ts";
+import { Elaborator, Env, type Frame } from "./elaborator.ts";
+import { emitOptimizer, type OptimizerSpec } from "./optimizer.ts";
+import { ParamRegistry } from "./params.ts";
+import { asBool, asInt, asNumber, asString, describe, fail, float, int, type Value } from "./values.ts";
+
+export interface DataSpec {
+  name: string;
+  source: string;
+  args: Record<string, number | string | boolean>;
+  fields: Record<string, { dtype: "f32" | "i32"; shape: number[] }>;
+  member: DataMember;
+}
+
+export interface StepGraph {
+  name: string;
+  graph: Graph;
+  /** The data source whose batch the step reads (its inputs are named `<param>.<field>`). */
+  batch: { param: string; data: string } | null;
+  optimizer: OptimizerSpec | null;
+  member: StepMember;
+}
+
+export interface CompiledProgram {
+  name: string;
+  decl: ProgramDecl;
+  settings: Map<string, Value>;
+  registry: ParamRegistry;
+  data: Map<string, DataSpec>;
+  optimizers: Map<string, OptimizerSpec>;
+  steps: Map<string, StepGraph>;
+  run: Stmt[];
+}
+
+/** Collects every block of the loaded files, reporting duplicates. */
+export function collectBlocks(files: Iterable<FileAst>): { blocks: Map<string, BlockDecl>; diagnostics: Diagnostic[] } {
+  const blocks = new Map<string, BlockDecl>();
+  const diagnostics: Diagnostic[] = [];
+  for (const f of files) {
+    for (const d of f.decls) {
+      if (d.kind !== "Block") continue;
+      const prev = blocks.get(d.name.name);
+      if (prev) {
+        const diag = error(`block '${d.name.name}' is defined twice`, d.name.range);
+        diag.notes = [{ message: "first defined here", range: prev.name.range }];
+        diagnostics.push(diag);
+      } else blocks.set(d.name.name, d);
+    }
+  }
+  return { blocks, diagnostics };
+}
+
+/** Parses a `--set name=value` string according to the setting's declared type. */
+export function parseSetting(decl: ProgramDecl, name: string, text: string): Value {
+  const p = decl.params.find((q) => q.name.name === name);
+  if (!p) {
+    throw new CompileError([error(`program ${decl.name.name} has no setting '${name}'${didYouMean(name, decl.params.map((q) => q.name.name))}; settings: ${decl.params.map((q) => q.name.name).join(", ")}`, null)]);
+  }
+  const t = p.type?.kind === "ScalarType" ? p.type.name : null;
+  const bad = (want: string) => new CompileError([error(`--set ${name}=${text}: expected ${want}`, null)]);
+  if (t === "int") {
+    if (!/^-?\d+$/.test(text)) throw bad("an int");
+    return int(Number(text));
+  }
+  if (t === "float") {
+    if (!Number.isFinite(Number(text)) || text.trim() === "") throw bad("a number");
+    return float(Number(text));
+  }
+  if (t === "bool") {
+    if (text !== "true" && text !== "false") throw bad("true or false");
+    return { kind: "bool", value: text === "true" };
+  }
+  if (t === "string" || t === null) {
+    if (t === null && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(text)) return text.includes(".") || /e/i.test(text) ? float(Number(text)) : int(Number(text));
+    return { kind: "string", value: text };
+  }
+  throw bad("a scalar");
+}
+
+export function elaborateProgram(
+  decl: ProgramDecl,
+  blocks: Map<string, BlockDecl>,
+  overrides: Map<string, Value> = new Map(),
+): CompiledProgram {
+  const registry = new ParamRegistry();
+  const ctx = { blocks, registry };
+  const base = new Elaborator(ctx);
+  const env = new Env();
+  const frame: Frame = base.newFrame(env, { path: "", used: new Map(), allowParams: false });
+  for (const name of overrides.keys()) parseKnown(decl, name);
+
+  // Settings, in order (a default may use earlier settings).
+  const settings = new Map<string, Value>();
+  for (const p of decl.params) {
+    let v = overrides.get(p.name.name);
+    if (v === undefined) {
+      if (!p.default) fail(`setting '${p.name.name}' has no default; pass --set ${p.name.name}=...`, p);
+      v = base.evalExpr(p.default!, frame);
+    }
+    if (p.type) v = base.checkType(v, p.type, env, `setting '${p.name.name}'`, p);
+    env.define(p.name.name, v);
+    settings.set(p.name.name, v);
+  }
+
+  const data = new Map<string, DataSpec>();
+  const optimizers = new Map<string, OptimizerSpec>();
+  const steps = new Map<string, StepGraph>();
+  const members = new Map<string, Node>();
+  let run: Stmt[] | null = null;
+  const claim = (name: string, at: Node) => {
+    const prev = members.get(name);
+    if (prev || env.has(name)) {
+      const d = error(`'${name}' is already defined in program ${decl.name.name}`, at.range);
+      if (prev) d.notes = [{ message: "first defined here", range: prev.range }];
+      throw new CompileError([d]);
+    }
+    members.set(name, at);
+  };
+
+  for (const m of decl.members) {
+    switch (m.kind) {
+      case "Model": {
+        claim(m.name.name, m.name);
+        const v = modelValue(base, m.init, frame, m.name.name);
+        env.define(m.name.name, v);
+        break;
+      }
+      case "Data": {
+        claim(m.name.name, m.name);
+        const spec = dataSpec(base, m, frame);
+        data.set(m.name.name, spec);
+        break;
+      }
+      case "Optimizer": {
+        claim(m.name.name, m.name);
+        optimizers.set(m.name.name, optimizerSpec(base, m.name.name, m.init, frame));
+        break;
+      }
+      case "Step":
+        claim(m.name.name, m.name);
+        break;
+      case "Run":
+        if (run) fail("a program has one 'run' block", m);
+        run = m.body;
+        break;
+    }
+  }
+  // Steps after all models/data/optimizers are known, in source order.
+  for (const m of decl.members) {
+    if (m.kind !== "Step") continue;
+    steps.set(m.name.name, elaborateStep(ctx, m, env, data, optimizers));
+  }
+  // Steps are callable by name in `run`; reserve the names.
+  return { name: decl.name.name, decl, settings, registry, data, optimizers, steps, run: run ?? [] };
+}
+
+function parseKnown(decl: ProgramDecl, name: string) {
+  if (!decl.params.some((p) => p.name.name === name)) parseSetting(decl, name, "");
+}
+
+function modelValue(el: Elaborator, init: CallExpr | Node, f: Frame, name: string): Value {
+  const e = init as CallExpr;
+  const calleeExpr = e.kind === "Call" ? e.callee : (init as never);
+  const callee = el.evalExpr(calleeExpr, f);
+  if (callee.kind !== "block") return fail(`a model must be a block, got ${describe(callee)}`, init);
+  const bound = new Map<string, Value>();
+  if (e.kind === "Call") {
+    for (const a of e.args) {
+      if (!a.name) return fail("model arguments must be named (the tensor inputs are given when the model is called)", a);
+      if (!callee.decl.params.some((p) => p.name.name === a.name!.name)) {
+        return fail(`block ${callee.decl.name.name} has no parameter '${a.name.name}'${didYouMean(a.name.name, callee.decl.params.map((p) => p.name.name))}`, a.name);
+      }
+      bound.set(a.name.name, el.evalExpr(a.value, f));
+    }
+  }
+  return { kind: "block", decl: callee.decl, bound, scope: name };
+}
+
+function namedArgs(el: Elaborator, call: CallExpr, f: Frame, allowed: string[], what: string): Map<string, { v: Value; at: Node }> {
+  const out = new Map<string, { v: Value; at: Node }>();
+  for (const a of call.args) {
+    if (!a.name) return fail(`${what} takes named arguments (name: value)`, a);
+    if (!allowed.includes(a.name.name)) return fail(`${what} has no parameter '${a.name.name}'${didYouMean(a.name.name, allowed)}; parameters: ${allowed.join(", ")}`, a.name);
+    out.set(a.name.name, { v: el.evalExpr(a.value, f), at: a.value });
+  }
+  return out;
+}
+
+function dataSpec(el: Elaborator, m: DataMember, f: Frame): DataSpec {
+  const sourceName = m.init.callee.kind === "Name" ? m.init.callee.name : "";
+  const schema = dataSchemas[sourceName];
+  if (!schema) return fail(`unknown data source '${sourceName}'${didYouMean(sourceName, Object.keys(dataSchemas))}; available: ${Object.keys(dataSchemas).join(", ")}`, m.init.callee);
+  const given = namedArgs(el, m.init, f, schema.params.map((p) => p.name), `data source ${sourceName}`);
+  const args: Record<string, number | string | boolean> = {};
+  for (const p of schema.params) {
+    const g = given.get(p.name);
+    if (!g) {
+      if (p.default === undefined) return fail(`data source ${sourceName} needs '${p.name}'`, m.init);
+      args[p.name] = p.default;
+      continue;
+    }
+    const what = `${sourceName}'s '${p.name}'`;
+    const v = p.kind === "int" ? asInt(g.v, what, g.at) : p.kind === "float" ? asNumber(g.v, what, g.at) : p.kind === "bool" ? asBool(g.v, what, g.at) : asString(g.v, what, g.at);
+    if (p.choices && !p.choices.includes(v as string)) return fail(`${what} must be one of ${p.choices.map((c) => `"${c}"`).join(", ")}`, g.at);
+    if (p.name === "batch" && (v as number) <= 0) return fail(`${what} must be positive`, g.at);
+    args[p.name] = v;
+  }
+  return { name: m.name.name, source: sourceName, args, fields: schema.fields(args), member: m };
+}
+
+function optimizerSpec(el: Elaborator, name: string, call: CallExpr, f: Frame): OptimizerSpec {
+  const kind = call.callee.kind === "Name" ? call.callee.name : "";
+  if (kind !== "adamw" && kind !== "adam" && kind !== "sgd") return fail(`unknown optimizer '${kind}'${didYouMean(kind, ["adamw", "adam", "sgd"])}; use adamw, adam or sgd`, call.callee);
+  const keys = ["lr", "beta1", "beta2", "eps", "weight_decay", "momentum", "clip_norm", "schedule", "warmup"];
+  const a = namedArgs(el, call, f, keys, `optimizer ${kind}`);
+  const num = (k: string, d: number) => {
+    const g = a.get(k);
+    if (!g) return d;
+    const v = asNumber(g.v, `${kind}'s ${k}`, g.at);
+    if (v < 0 || !Number.isFinite(v)) return fail(`${kind}'s ${k} must be a finite number >= 0, got ${v}`, g.at);
+    return v;
+  };
+  if (!a.has("lr")) fail(`optimizer ${kind} needs a learning rate: ${kind}(lr: ...)`, call);
+  const sched = a.get("schedule");
+  const schedule = sched ? asString(sched.v, "schedule", sched.at) : "constant";
+  if (!["constant", "cosine", "linear"].includes(schedule)) fail(`schedule must be "constant", "cosine" or "linear"`, sched!.at);
+  return {
+    name,
+    kind: kind === "sgd" ? "sgd" : "adamw",
+    lr: num("lr", 0),
+    beta1: num("beta1", 0.9),
+    beta2: num("beta2", 0.999),
+    eps: num("eps", 1e-8),
+    weightDecay: num("weight_decay", 0),
+    momentum: num("momentum", 0),
+    clipNorm: num("clip_norm", 0),
+    schedule: schedule as OptimizerSpec["schedule"],
+    warmup: Math.round(num("warmup", 0)),
+  };
+}
+
+class StepElaborator extends Elaborator {
+  minimize: { loss: number; over: Value[]; optimizer: string; at: Node } | null = null;
+
+  override execStepStmt(s: Stmt, f: Frame): void {
+    if (s.kind === "Log") {
+      const v = s.value ? this.evalExpr(s.value, f) : f.env.get(s.name.name);
+      if (!v) return fail(`unknown name '${s.name.name}'`, s.name);
+      const id = this.tensor(v, `logged value '${s.name.name}'`, s);
+      if (this.g.shape(id).length !== 0) return fail(`'log' needs a scalar; '${s.name.name}' is [${this.g.shape(id).join(", ")}] (reduce it with mean or sum)`, s);
+      if (this.g.outputs.has(s.name.name)) return fail(`'${s.name.name}' is logged twice`, s.name);
+      this.g.outputs.set(s.name.name, this.g.type(id).dtype === "f32" ? id : this.g.op("cast", [id], { dtype: "f32" }));
+      if (!s.value) return;
+      f.env.define(s.name.name, v);
+      return;
+    }
+    if (s.kind === "Minimize") {
+      if (this.minimize) return fail("a step has at most one 'minimize'", s);
+      const loss = this.tensor(this.evalExpr(s.loss, f), "the loss", s.loss);
+      if (this.g.shape(loss).length !== 0) return fail(`the loss must be a scalar, got [${this.g.shape(loss).join(", ")}]`, s.loss);
+      this.minimize = { loss, over: s.over.map((o) => this.evalExpr(o, f)), optimizer: s.optimizer.name, at: s };
+      return;
+    }
+    super.execStepStmt(s, f);
+  }
+}
+
+function elaborateStep(
+  ctx: { blocks: Map<string, BlockDecl>; registry: ParamRegistry },
+  m: StepMember,
+  programEnv: Env,
+  data: Map<string, DataSpec>,
+  optimizers: Map<string, OptimizerSpec>,
+): StepGraph {
+  const el = new StepElaborator(ctx);
+  const env = programEnv.child();
+  let batch: StepGraph["batch"] = null;
+  for (const p of m.params) {
+    if (p.type?.kind !== "NamedType") return fail(`step parameters name a data source: '${p.name.name}: <data>'`, p);
+    const spec = data.get(p.type.name.name);
+    if (!spec) return fail(`unknown data source '${p.type.name.name}'${didYouMean(p.type.name.name, data.keys())}`, p.type);
+    if (batch) return fail("a step reads one data source", p);
+    batch = { param: p.name.name, data: spec.name };
+    const fields = new Map<string, Value>();
+    el.g.loc = p.range;
+    for (const [k, t] of Object.entries(spec.fields)) fields.set(k, { kind: "tensor", id: el.g.input(`${p.name.name}.${k}`, t) });
+    el.g.loc = null;
+    env.define(p.name.name, { kind: "batch", source: spec.member, fields });
+  }
+  const frame = el.newFrame(env, { path: "", used: new Map(), allowParams: false });
+  el.execBlock(m.body, frame);
+  if (frame.returned) fail("'return' is not allowed in a step", m);
+  let optimizer: OptimizerSpec | null = null;
+  if (el.minimize) {
+    const mz = el.minimize;
+    optimizer = optimizers.get(mz.optimizer) ?? fail(`unknown optimizer '${mz.optimizer}'${didYouMean(mz.optimizer, optimizers.keys())}`, mz.at);
+    const g = el.g;
+    const prefixes: string[] = [];
+    const exact = new Set<number>();
+    for (const o of mz.over) {
+      if (o.kind === "block" && o.scope) prefixes.push(o.scope + ".");
+      else if (o.kind === "tensor" && g.node(o.id).op === "param") exact.add(o.id);
+      else fail(`'minimize ... over' takes models or parameters, got ${describe(o)}`, mz.at);
+    }
+    const trainable = g.params().filter((p) => exact.has(p.id) || prefixes.some((pre) => p.name!.startsWith(pre)));
+    if (trainable.length === 0) fail("nothing to train: no parameter of the listed models is used by the loss", mz.at);
+    g.loc = mz.at.range;
+    const grads = grad(g, mz.loss, trainable.map((p) => p.id));
+    emitOptimizer(g, optimizer, ctx.registry, trainable.map((p, i) => ({ param: p.id, grad: grads[i] })));
+    g.loc = null;
+  }
+  if (el.g.outputs.size === 0 && !el.minimize) fail(`step ${m.name.name} neither logs nor minimizes anything`, m.name);
+  return { name: m.name.name, graph: el.g, batch, optimizer, member: m };
+}

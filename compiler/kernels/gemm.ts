@@ -1,0 +1,216 @@
+// Shared GEMM skeleton for matmul and the implicit-GEMM convolutions. Each lane owns
+// `rows` output rows x one vec4 of columns. Operands are gathered through hooks, so the
+// same register schedule serves plain matrices and im2col views without materialising them.
+//
+// Lavapipe facts behind the shape (see shared/PERF.md): a lane-divergent load costs 10-20
+// FMAs, so loaded floats per FMA is what matters. With subgroups, each lane of an 8-lane
+// group loads one vec4 of a 32-wide K chunk of A and the group broadcasts it with
+// subgroupShuffle in a rolled 8-step loop (A loaded once per group, not once per lane).
+// Workgroup-memory tiles and heavy unrolling were measured slower on lavapipe.
+import type { Epilogue } from "./epilogue.ts";
+import { identityEpilogue } from "./epilogue.ts";
+
+export interface Schedule {
+  /** Output rows per lane (accumulators are `rows` vec4s). */
+  rows: number;
+  /** Workgroup size along y (row blocks); x is always 8 lanes (one A-sharing group). */
+  wgY: number;
+  /** Consecutive k per lane per A fetch: 4 (vec4 A loads) or 1 (scalar, fewer live registers). */
+  kVec: 1 | 4;
+}
+
+/** Tuned on lavapipe (llvmpipe, 256-bit, subgroup size 8). */
+export const LAVAPIPE_SCHEDULE: Schedule = { rows: 8, wgY: 8, kVec: 4 };
+
+/** Lanes per A-sharing group along x; each lane covers 4 columns, a group 32. */
+export const LANES = 8;
+
+/**
+ * Operand access for one GEMM C[M,N] += A[M,K] * B[K,N] per batch element `bz`.
+ * Everything is WGSL text. In scope for the hooks: `row0`, `col0` (first row/column of the
+ * lane), `bz` (batch index), `lane`, and the uniform struct `P` declared by `decls`.
+ */
+export interface GemmHooks {
+  /** Struct, bindings 0..(n-1) and helper functions. */
+  decls: string;
+  /** WGSL u32 expressions for the per-batch GEMM dimensions. */
+  M: string;
+  N: string;
+  K: string;
+  /** Per-lane setup statements (clamped row/column offsets etc.). */
+  setup: string;
+  /** Statements run once per A fetch with `ka` (u32 k of component 0) in scope. */
+  aPrep?: string;
+  /** Scalar A[row0 + r][ka + j]; may read anything in bounds when ka + j >= K. */
+  aLoad(r: number, j: number): string;
+  /**
+   * Optional fast path (kVec 4, away from the K edge): statements defining `a0..a{rows-1}`,
+   * each vec4 A[row0 + r][ka .. ka + 3]. vec4 loads beat four scalar loads on lavapipe.
+   */
+  aFast?: string;
+  /** Optional fast path: statements defining `b0..b3` = B[kb + j][col0 .. col0 + 3], then
+   * advancing B's k-state by 4. */
+  bFast?: string;
+  /** Statements initialising B's k-state at k = 0. */
+  bInit: string;
+  /** Scalar B[k][col0 + j] for the current k-state. */
+  bLoad(j: number): string;
+  /** Statements advancing B's k-state by one. */
+  bAdvance: string;
+  /** Output offset of (row0 + r, column c) with `row`, `col` in scope; flat index into C. */
+  cIndex: string;
+}
+
+export interface GemmOptions {
+  subgroups: boolean;
+  schedule?: Schedule;
+  epilogue?: Epilogue;
+  /** First binding number free for the epilogue. */
+  epilogueBinding: number;
+}
+
+function vec4(parts: string[]): string {
+  return `vec4<f32>(${parts.join(", ")})`;
+}
+
+export function gemmWgsl(h: GemmHooks, o: GemmOptions): string {
+  const s = o.schedule ?? LAVAPIPE_SCHEDULE;
+  const ep = o.epilogue ?? identityEpilogue;
+  const R = s.rows;
+  const rs = [...Array(R).keys()];
+  const js = [0, 1, 2, 3];
+  const comps = ["x", "y", "z", "w"];
+  const L: string[] = [];
+  const emit = (indent: number, text: string) => {
+    for (const line of text.split("\n")) if (line.trim()) L.push("  ".repeat(indent) + line.trim());
+  };
+
+  const KV = s.kVec;
+  const jv = [...Array(KV).keys()];
+  // KV B vec4s for k .. k+KV-1, zeroed past K in the tail (0 * garbage could be NaN).
+  const loadB = (ind: number, guard: boolean) => {
+    if (KV === 4 && h.bFast && !guard) return emit(ind, h.bFast);
+    for (const j of jv) {
+      const v = vec4(js.map((c) => h.bLoad(c)));
+      emit(ind, guard ? `let b${j} = select(vec4<f32>(0.0), ${v}, kb + ${j}u < K);` : `let b${j} = ${v};`);
+      emit(ind, h.bAdvance);
+    }
+  };
+  // This lane's share of A: KV consecutive k per row (a vec4 when KV = 4).
+  const loadA = (ind: number, guard: boolean) => {
+    if (KV === 4 && h.aFast && !guard) return emit(ind, h.aFast);
+    if (h.aPrep) emit(ind, h.aPrep);
+    for (const r of rs) {
+      const parts = jv.map((j) =>
+        guard ? `select(0.0, ${h.aLoad(r, j)}, ka + ${j}u < K)` : h.aLoad(r, j),
+      );
+      emit(ind, `let a${r} = ${KV === 1 ? parts[0] : vec4(parts)};`);
+    }
+  };
+  const fmas = (ind: number, aName: (r: number) => string) => {
+    for (const r of rs) {
+      emit(ind, `{ let a = ${aName(r)};`);
+      for (const j of jv) {
+        const aj = KV === 1 ? "a" : `a.${comps[j]}`;
+        emit(ind + 1, `acc${r} = fma(vec4<f32>(${aj}), b${j}, acc${r});`);
+      }
+      emit(ind, "}");
+    }
+  };
+
+  if (o.subgroups) L.push("enable subgroups;");
+  L.push(h.decls.trim());
+  const epDecls = ep.decls(o.epilogueBinding).trim();
+  if (epDecls) L.push(epDecls);
+  L.push(ep.fn.trim());
+  L.push("");
+  L.push(`@compute @workgroup_size(${LANES}, ${s.wgY}, 1)`);
+  const sgArg = o.subgroups ? ",\n  @builtin(subgroup_invocation_id) sgi: u32" : "";
+  L.push(
+    `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>${sgArg}) {`,
+  );
+  emit(1, `let lane = lid.x;`);
+  emit(1, `let bz = wg.z;`);
+  emit(1, `let col0 = (wg.x * ${LANES}u + lane) * 4u;`);
+  // With wgY = 1 the rows depend on the workgroup id only, which the JIT can prove uniform.
+  emit(1, s.wgY === 1 ? `let row0 = wg.y * ${R}u;` : `let row0 = (wg.y * ${s.wgY}u + lid.y) * ${R}u;`);
+  emit(1, `let M = ${h.M};`);
+  emit(1, `let N = ${h.N};`);
+  emit(1, `let K = ${h.K};`);
+  emit(1, h.setup);
+  for (const r of rs) emit(1, `var acc${r} = vec4<f32>(0.0);`);
+  emit(1, h.bInit);
+  emit(1, `var kb = 0u;`);
+
+  if (o.subgroups) {
+    // Lanes of one 8-group are assumed to be 8 consecutive subgroup lanes in x order.
+    // Rolled loop over source lanes: unrolled broadcasts JIT slowly and ran 2x slower.
+    const chunk = LANES * KV;
+    emit(1, `let sgBase = sgi & ${~(LANES - 1) >>> 0}u;`);
+    emit(1, `let kFull = K - K % ${chunk}u;`);
+    const body = (guard: boolean) => {
+      loadA(2, guard);
+      emit(2, `for (var s = 0u; s < ${guard ? "steps" : `${LANES}u`}; s++) {`);
+      loadB(3, guard);
+      emit(3, `let src = sgBase + s;`);
+      fmas(3, (r) => `subgroupShuffle(a${r}, src)`);
+      emit(3, `kb += ${KV}u;`);
+      emit(2, `}`);
+    };
+    emit(1, `for (var k0 = 0u; k0 < kFull; k0 += ${chunk}u) {`);
+    emit(2, `let ka = k0 + lane * ${KV}u;`);
+    body(false);
+    emit(1, `}`);
+    // Tail chunk: control flow stays uniform (shuffles need every lane), loads are guarded.
+    emit(1, `if (kFull < K) {`);
+    emit(2, `let ka = kFull + lane * ${KV}u;`);
+    emit(2, `let steps = (K - kFull + ${KV - 1}u) / ${KV}u;`);
+    body(true);
+    emit(1, `}`);
+  } else {
+    // Fallback without subgroups: every lane loads its own A rows, KV k per step.
+    emit(1, `let kFull = K - K % ${KV}u;`);
+    emit(1, `for (; kb < kFull; kb += ${KV}u) {`);
+    emit(2, `let ka = kb;`);
+    loadA(2, false);
+    loadB(2, false);
+    fmas(2, (r) => `a${r}`);
+    emit(1, `}`);
+    emit(1, `if (kb < K) {`);
+    emit(2, `let ka = kb;`);
+    loadA(2, true);
+    loadB(2, true);
+    fmas(2, (r) => `a${r}`);
+    emit(1, `}`);
+  }
+
+  // Store: rows/columns past the edge were computed from clamped loads and are dropped.
+  for (const r of rs) {
+    emit(1, `if (row0 + ${r}u < M) {`);
+    emit(2, `let row = row0 + ${r}u;`);
+    for (const j of js) {
+      emit(2, `if (col0 + ${j}u < N) {`);
+      emit(3, `let col = col0 + ${j}u;`);
+      emit(3, `let i = ${h.cIndex};`);
+      emit(3, `C[i] = epilogue(acc${r}.${comps[j]}, i);`);
+      emit(2, `}`);
+    }
+    emit(1, `}`);
+  }
+  L.push("}");
+  return L.join("\n") + "\n";
+}
+
+/** Workgroup grid for an M x N output per batch element. */
+export function gemmWorkgroups(
+  M: number,
+  N: number,
+  batch: number,
+  schedule: Schedule = LAVAPIPE_SCHEDULE,
+): [number, number, number] {
+  return [
+    Math.max(1, Math.ceil(N / (LANES * 4))),
+    Math.max(1, Math.ceil(M / (schedule.wgY * schedule.rows))),
+    Math.max(1, batch),
+  ];
+}

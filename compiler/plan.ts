@@ -1,0 +1,233 @@
+// Scheduling and memory planning: decides which values get their own buffer
+// (materialized), emits one kernel per materialized value (fusing every other producer
+// into it), and assigns physical buffers by liveness so temporaries share memory.
+// The Plan is plain data: the runtime executes it, `cldc compile` writes it out.
+import type { SourceRange } from "../grammar/ast.ts";
+import { type Graph, type IrNode, numel } from "./ir.ts";
+import { getOp } from "./ops/index.ts";
+import { dispatch1d, fusedKernel } from "./codegen/fused.ts";
+import { heavyKernel, type Target } from "./codegen/heavy.ts";
+
+export type BufferKind = "param" | "input" | "temp" | "output";
+
+export interface PlanBuffer {
+  index: number;
+  bytes: number;
+  kind: BufferKind;
+  /** For params and inputs: the host name; for temps: the values stored in it over time. */
+  name: string;
+  dtype: "f32" | "i32";
+  shape: number[];
+}
+
+export type PlanBinding = { buffer: number } | { uniform: number[] };
+
+export interface PlanKernel {
+  name: string;
+  wgsl: string;
+  bindings: PlanBinding[];
+  workgroups: [number, number, number];
+  /** The IR ops computed by this kernel and where they were written. */
+  ops: string[];
+  locs: SourceRange[];
+  flops: number;
+  bytes: number;
+}
+
+export interface Plan {
+  buffers: PlanBuffer[];
+  kernels: PlanKernel[];
+  /** After all kernels: copy `from` into `to` (parameter and optimizer-state updates). */
+  copies: { from: number; to: number; bytes: number }[];
+  /** Scalars read back after the step. */
+  outputs: { name: string; buffer: number; dtype: "f32" | "i32" }[];
+  /** Live ranges of temporaries, [first kernel, last kernel], for `cldc explain`. */
+  lifetimes: { buffer: number; first: number; last: number }[];
+}
+
+const HEAVY = new Set(["matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_weight", "gather", "scatter_add"]);
+const REDUCE = new Set(["sum", "max", "argmax"]);
+
+function consumers(g: Graph): number[][] {
+  const c: number[][] = g.nodes.map(() => []);
+  for (const n of g.nodes) for (const i of n.inputs) c[i].push(n.id);
+  return c;
+}
+
+/** Which values get a buffer. Everything else is inlined into its consumers. */
+export function materialize(g: Graph): Set<number> {
+  const cons = consumers(g);
+  const out = new Set<number>();
+  const sinks = new Set<number>([...g.outputs.values(), ...g.updates.values()]);
+  for (const n of g.nodes) {
+    const kind = getOp(n.op).kind;
+    if (n.op === "const" && !sinks.has(n.id)) continue;
+    if (n.op === "input" || n.op === "param" || HEAVY.has(n.op) || REDUCE.has(n.op) || sinks.has(n.id)) {
+      out.add(n.id);
+      continue;
+    }
+    // Shared elementwise work is computed once; views and cheap sources are re-derived.
+    if (kind === "elementwise" && n.op !== "iota" && cons[n.id].length > 1) out.add(n.id);
+  }
+  // Heavy ops read their operands as plain row-major buffers.
+  for (const n of g.nodes) {
+    if (!HEAVY.has(n.op)) continue;
+    for (const i of n.inputs) {
+      let j = i;
+      while (!out.has(j) && g.node(j).op === "reshape") j = g.node(j).inputs[0];
+      if (!out.has(j) || g.node(j).op === "const") out.add(i);
+      else if (j !== i) out.add(i); // an alias of j (see aliasOf)
+    }
+  }
+  return out;
+}
+
+/** A reshape of a buffer shares that buffer. */
+function aliasOf(g: Graph, mat: Set<number>, id: number): number {
+  let j = id;
+  while (g.node(j).op === "reshape" && mat.has(g.node(j).inputs[0])) j = g.node(j).inputs[0];
+  return j;
+}
+
+export function buildPlan(g: Graph, target: Target): Plan {
+  const mat = materialize(g);
+  const buffers: PlanBuffer[] = [];
+  const valueBuf = new Map<number, number>(); // root value id -> logical slot
+  const kernels: (PlanKernel & { reads: number[]; out: number })[] = [];
+
+  // Persistent buffers first: params, then inputs, in graph order (deterministic).
+  for (const n of g.nodes) {
+    if (n.op !== "param" && n.op !== "input") continue;
+    valueBuf.set(n.id, newBuffer(buffers, n, n.op, n.name!));
+  }
+
+  const updateTargets = new Map<number, number>(); // new value -> param
+  for (const [p, v] of g.updates) updateTargets.set(v, p);
+  const outputValues = new Set(g.outputs.values());
+
+  let counter = 0;
+  for (const n of g.nodes) {
+    if (!mat.has(n.id) || n.op === "param" || n.op === "input") continue;
+    const root = aliasOf(g, mat, n.id);
+    if (root !== n.id) continue; // an alias; resolved at binding time
+    const kernelIndex = counter++;
+    if (HEAVY.has(n.op)) {
+      const h = heavyKernel(g, n, target);
+      const reads = h.bindings.flatMap((b) => (b.kind === "value" ? [aliasOf(g, mat, b.id)] : []));
+      kernels.push({
+        name: kernelName(kernelIndex, [n.op]),
+        wgsl: h.wgsl,
+        bindings: h.bindings.map((b) => (b.kind === "value" ? { buffer: aliasOf(g, mat, b.id) } : b.kind === "out" ? { buffer: n.id } : { uniform: [...b.data] })),
+        workgroups: h.workgroups,
+        ops: [n.op],
+        locs: n.loc ? [n.loc] : [],
+        flops: h.flops,
+        bytes: 0,
+        reads,
+        out: n.id,
+      });
+    } else {
+      const f = fusedKernel(g, n.id, (id) => mat.has(id));
+      const reads = f.reads.map((r) => aliasOf(g, mat, r));
+      const opsIn = [...f.inlined.map((i) => g.node(i))].filter((x) => getOp(x.op).kind !== "view" || x.id === n.id);
+      kernels.push({
+        name: kernelName(kernelIndex, uniqueOps([...opsIn, n])),
+        wgsl: f.wgsl,
+        bindings: [...reads.map((r) => ({ buffer: r })), { buffer: n.id }],
+        workgroups: dispatch1d(f.threads),
+        ops: uniqueOps([...opsIn, n]),
+        locs: uniqueLocs([...f.inlined.map((i) => g.node(i)), n]),
+        flops: f.threads * Math.max(1, opsIn.length),
+        bytes: 0,
+        reads,
+        out: n.id,
+      });
+    }
+  }
+
+  // Liveness: last kernel reading each value.
+  const lastUse = new Map<number, number>();
+  kernels.forEach((k, i) => k.reads.forEach((r) => lastUse.set(r, i)));
+  const pinned = new Set<number>([...updateTargets.keys(), ...outputValues].map((v) => aliasOf(g, mat, v)));
+
+  // Assign physical buffers: reuse freed temporaries of the same size.
+  const free = new Map<number, number[]>(); // bytes -> physical buffer indices
+  const lifetimes: Plan["lifetimes"] = [];
+  const physical = new Map<number, number>(valueBuf); // value id -> buffer index
+  kernels.forEach((k, i) => {
+    const n = g.node(k.out);
+    const bytes = bufferBytes(n);
+    const kind: BufferKind = pinned.has(k.out) ? "output" : "temp";
+    let idx: number | undefined;
+    if (kind === "temp") idx = free.get(bytes)?.pop();
+    if (idx === undefined) idx = newBuffer(buffers, n, kind, "");
+    const b = buffers[idx];
+    b.name = b.name ? `${b.name}, %${k.out}` : `%${k.out}`;
+    physical.set(k.out, idx);
+    lifetimes.push({ buffer: idx, first: i, last: Math.max(i, lastUse.get(k.out) ?? i) });
+    // Free inputs whose last use is this kernel (after the output was allocated, so a
+    // kernel never writes a buffer it reads).
+    for (const r of new Set(k.reads)) {
+      if (lastUse.get(r) !== i || pinned.has(r)) continue;
+      const pb = physical.get(r)!;
+      if (buffers[pb].kind !== "temp") continue;
+      const list = free.get(buffers[pb].bytes) ?? [];
+      list.push(pb);
+      free.set(buffers[pb].bytes, list);
+    }
+    if (kind === "temp" && !lastUse.has(k.out)) {
+      const list = free.get(bytes) ?? [];
+      list.push(idx);
+      free.set(bytes, list);
+    }
+  });
+
+  const resolve = (id: number) => {
+    const p = physical.get(aliasOf(g, mat, id));
+    if (p === undefined) throw new Error(`internal: value %${id} has no buffer`);
+    return p;
+  };
+  const planKernels: PlanKernel[] = kernels.map(({ reads, out, ...k }) => ({
+    ...k,
+    bindings: k.bindings.map((b) => ("buffer" in b ? { buffer: resolve(b.buffer) } : b)),
+    bytes: [...reads, out].reduce((s, r) => s + bufferBytes(g.node(r)), 0),
+  }));
+  const copies = [...g.updates].map(([p, v]) => ({ from: resolve(v), to: resolve(p), bytes: bufferBytes(g.node(p)) }));
+  const outputs = [...g.outputs].map(([name, v]) => ({ name, buffer: resolve(v), dtype: g.type(v).dtype }));
+  return { buffers, kernels: planKernels, copies, outputs, lifetimes };
+}
+
+function bufferBytes(n: IrNode): number {
+  return Math.max(4, numel(n.type.shape) * 4);
+}
+
+function newBuffer(buffers: PlanBuffer[], n: IrNode, kind: BufferKind, name: string): number {
+  buffers.push({ index: buffers.length, bytes: bufferBytes(n), kind, name, dtype: n.type.dtype, shape: n.type.shape });
+  return buffers.length - 1;
+}
+
+function uniqueOps(nodes: IrNode[]): string[] {
+  const seen: string[] = [];
+  for (const n of nodes) if (!seen.includes(n.op) && n.op !== "const") seen.push(n.op);
+  return seen;
+}
+
+function uniqueLocs(nodes: IrNode[]): SourceRange[] {
+  const out: SourceRange[] = [];
+  const keys = new Set<string>();
+  for (const n of nodes) {
+    if (!n.loc) continue;
+    const k = `${n.loc.file}:${n.loc.start.line}`;
+    if (!keys.has(k)) {
+      keys.add(k);
+      out.push(n.loc);
+    }
+  }
+  return out.sort((a, b) => a.file.localeCompare(b.file) || a.start.line - b.start.line);
+}
+
+function kernelName(i: number, ops: string[]): string {
+  const main = ops.slice(-1)[0];
+  const rest = ops.slice(0, -1).slice(0, 3);
+  return `k${String(i).padStart(3, "0")}_${[...rest, main].join("_")}`;
+}

@@ -1,0 +1,334 @@
+// A training session: owns the device state of a compiled program and interprets its
+// `run` block on the host. Every side effect of the run block (a step call, a checkpoint,
+// an evaluation, a print) is an "event" with a sequence number; a resumed session skips
+// the events its checkpoint already covers, so a killed run continues exactly.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Expr, Stmt } from "../grammar/ast.ts";
+import type { Compiled } from "../compiler/compile.ts";
+import { optimizerScalars } from "../compiler/elab/optimizer.ts";
+import { didYouMean } from "../compiler/diagnostics.ts";
+import { fail, type Value } from "../compiler/elab/values.ts";
+import { hashU32 } from "../compiler/ops/source.ts";
+import { openData, type DataRuntime } from "./data-sources.ts";
+import { loadCheckpoint, modelHash, saveCheckpoint, type HostState } from "./checkpoint.ts";
+import { StepExecutor, type HostTensor } from "./executor.ts";
+import type { Gpu } from "./gpu.ts";
+import { Progress } from "./io/progress.ts";
+import { ParamStore } from "./params.ts";
+
+export interface SessionOptions {
+  runDir: string;
+  seed: number;
+  /** Seconds between automatic checkpoints inside long loops (0: only explicit ones). */
+  checkpointSeconds: number;
+  log: (line: string) => void;
+  /** Continue from runDir/checkpoint.safetensors when it exists. */
+  resume: boolean;
+}
+
+class NonFiniteError extends Error {}
+
+export class Session {
+  readonly store: ParamStore;
+  readonly executors = new Map<string, StepExecutor>();
+  readonly data = new Map<string, DataRuntime>();
+  private events = 0;
+  private resumeFrom = 0;
+  private optimizerSteps: Record<string, number> = {};
+  private lastCheckpoint = Date.now();
+  private progress: Progress | null = null;
+  private totalSteps = new Map<string, number>();
+  readonly shapes = new Map<string, number[]>();
+  readonly results = new Map<string, number>();
+  private lastLogs = new Map<string, number>();
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly compiled: Compiled,
+    readonly opts: SessionOptions,
+  ) {
+    const reg = compiled.program.registry;
+    for (const [name, info] of reg.params) this.shapes.set(name, info.type.shape);
+    this.store = new ParamStore(gpu, reg.params);
+    for (const [name, step] of compiled.steps) this.executors.set(name, new StepExecutor(gpu, step.plan, this.store, name));
+  }
+
+  get checkpointPath() {
+    return join(this.opts.runDir, "checkpoint.safetensors");
+  }
+
+  async start(): Promise<"fresh" | "resumed"> {
+    await this.gpu.checkErrors();
+    mkdirSync(this.opts.runDir, { recursive: true });
+    for (const [name, spec] of this.compiled.program.data) this.data.set(name, openData(spec));
+    const ck = this.opts.resume ? loadCheckpoint(this.checkpointPath) : null;
+    if (!ck) {
+      this.store.initialize(this.opts.seed);
+      return "fresh";
+    }
+    const hash = modelHash(this.shapes);
+    if (ck.state.modelHash !== hash || ck.state.program !== this.compiled.program.name) {
+      throw new Error(`${this.checkpointPath} belongs to another program or model (${ck.state.program}); use a new --run-dir or delete it`);
+    }
+    const settings = this.settingsRecord();
+    if (JSON.stringify(ck.state.settings) !== JSON.stringify(settings)) {
+      throw new Error(`${this.checkpointPath} was written with different settings (${JSON.stringify(ck.state.settings)}); resume with the same --set values or use a new --run-dir`);
+    }
+    for (const [name, data] of ck.tensors) this.store.set(name, data);
+    for (const [name, st] of Object.entries(ck.state.data)) this.data.get(name)?.restore(st);
+    this.optimizerSteps = { ...ck.state.optimizerSteps };
+    this.resumeFrom = ck.state.events;
+    return "resumed";
+  }
+
+  private settingsRecord(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of this.compiled.program.settings) out[k] = "value" in v ? v.value : null;
+    return out;
+  }
+
+  async checkpoint(): Promise<string> {
+    const tensors = await this.store.readAll();
+    const state: HostState = {
+      program: this.compiled.program.name,
+      settings: this.settingsRecord(),
+      events: this.events,
+      data: Object.fromEntries([...this.data].map(([k, d]) => [k, d.state()])),
+      optimizerSteps: { ...this.optimizerSteps },
+      modelHash: modelHash(this.shapes),
+    };
+    saveCheckpoint(this.checkpointPath, tensors, this.shapes, state);
+    this.lastCheckpoint = Date.now();
+    return this.checkpointPath;
+  }
+
+  /** True when this event was already done before the checkpoint we resumed from. */
+  private skip(): boolean {
+    return this.events++ < this.resumeFrom;
+  }
+
+  async runStep(name: string, at: Expr): Promise<Map<string, number>> {
+    const step = this.compiled.program.steps.get(name)!;
+    const ex = this.executors.get(name)!;
+    const feeds = new Map<string, HostTensor>();
+    if (step.batch) {
+      const b = this.data.get(step.batch.data)!.next();
+      for (const [k, v] of b.fields) feeds.set(`${step.batch.param}.${k}`, v);
+    }
+    return this.execute(name, ex, feeds, at);
+  }
+
+  private async execute(name: string, ex: StepExecutor, feeds: Map<string, HostTensor>, _at: Expr): Promise<Map<string, number>> {
+    const step = this.compiled.program.steps.get(name)!;
+    if (ex.inputs.has("__seed")) feeds.set("__seed", Int32Array.of(hashU32((this.opts.seed * 7919 + this.events) >>> 0) | 0));
+    const o = step.optimizer;
+    if (o) {
+      const t = (this.optimizerSteps[o.name] ?? 0) + 1;
+      this.optimizerSteps[o.name] = t;
+      for (const [k, v] of Object.entries(optimizerScalars(o, t, this.totalSteps.get(name) ?? t))) {
+        if (ex.inputs.has(k)) feeds.set(k, Float32Array.of(v));
+      }
+    }
+    const out = await ex.run(feeds);
+    const logs = new Map<string, number>();
+    for (const [k, v] of out) {
+      logs.set(k, v[0]);
+      if (!Number.isFinite(v[0])) throw new NonFiniteError(`step ${name}: '${k}' is ${v[0]} at event ${this.events} (optimizer step ${o ? this.optimizerSteps[o.name] : "-"}); the last good checkpoint is ${this.checkpointPath}`);
+    }
+    return logs;
+  }
+
+  async evaluate(name: string): Promise<Map<string, number>> {
+    const step = this.compiled.program.steps.get(name)!;
+    if (!step.batch) throw new Error(`evaluate(${name}): the step reads no data source`);
+    const ex = this.executors.get(name)!;
+    const data = this.data.get(step.batch.data)!;
+    const sums = new Map<string, number>();
+    let count = 0;
+    for (const b of data.epoch()) {
+      const feeds = new Map<string, HostTensor>();
+      for (const [k, v] of b.fields) feeds.set(`${step.batch.param}.${k}`, v);
+      const out = await ex.run(feeds);
+      // Logged values are batch means; a padded last batch is weighted by its real rows
+      // (exact for per-row means when the padding repeats rows... so pad rows are excluded
+      // by the data source repeating real items and weighting by count).
+      for (const [k, v] of out) sums.set(k, (sums.get(k) ?? 0) + v[0] * b.count);
+      count += b.count;
+    }
+    const means = new Map<string, number>();
+    for (const [k, v] of sums) means.set(k, v / count);
+    return means;
+  }
+
+  // ------------------------------------------------------------------ the run block
+
+  async run(): Promise<void> {
+    const env = new Map<string, Value>(this.compiled.program.settings);
+    this.countSteps(this.compiled.program.run, env, 1);
+    await this.execBlock(this.compiled.program.run, env, true);
+    this.progress?.done();
+  }
+
+  /** How many times each step is called (for LR schedules), assuming loops run fully. */
+  private countSteps(stmts: Stmt[], env: Map<string, Value>, times: number) {
+    for (const s of stmts) {
+      if (s.kind === "For" && s.iterable.kind === "Range") {
+        const a = this.evalInt(s.iterable.start, env);
+        const b = this.evalInt(s.iterable.end, env);
+        this.countSteps(s.body, env, times * Math.max(0, b - a));
+      } else if (s.kind === "ExprStmt" && s.expr.kind === "Call" && s.expr.callee.kind === "Name" && this.compiled.program.steps.has(s.expr.callee.name)) {
+        const n = s.expr.callee.name;
+        this.totalSteps.set(n, (this.totalSteps.get(n) ?? 0) + times);
+      }
+    }
+  }
+
+  private evalInt(e: Expr, env: Map<string, Value>): number {
+    const v = this.evalHost(e, env);
+    if (v.kind !== "int") return fail(`expected an int here, got ${v.kind}`, e);
+    return v.value;
+  }
+
+  private evalHost(e: Expr, env: Map<string, Value>): Value {
+    switch (e.kind) {
+      case "Number":
+        return e.isInt ? { kind: "int", value: e.value } : { kind: "float", value: e.value };
+      case "String":
+        return { kind: "string", value: e.value };
+      case "Bool":
+        return { kind: "bool", value: e.value };
+      case "Name": {
+        const v = env.get(e.name) ?? (this.results.has(e.name) ? { kind: "float" as const, value: this.results.get(e.name)! } : undefined);
+        if (!v) return fail(`unknown name '${e.name}' in run${didYouMean(e.name, [...env.keys()])}`, e);
+        return v;
+      }
+      case "Binary": {
+        const l = this.evalHost(e.left, env);
+        const r = this.evalHost(e.right, env);
+        if ((l.kind === "int" || l.kind === "float") && (r.kind === "int" || r.kind === "float")) {
+          const ops: Record<string, (a: number, b: number) => number | boolean> = {
+            "+": (a, b) => a + b,
+            "-": (a, b) => a - b,
+            "*": (a, b) => a * b,
+            "/": (a, b) => a / b,
+            "%": (a, b) => a % b,
+            "==": (a, b) => a === b,
+            "!=": (a, b) => a !== b,
+            "<": (a, b) => a < b,
+            "<=": (a, b) => a <= b,
+            ">": (a, b) => a > b,
+            ">=": (a, b) => a >= b,
+          };
+          const f = ops[e.op];
+          if (!f) return fail(`'${e.op}' is not supported in run`, e);
+          const v = f(l.value, r.value);
+          if (typeof v === "boolean") return { kind: "bool", value: v };
+          return l.kind === "int" && r.kind === "int" && Number.isInteger(v) ? { kind: "int", value: v } : { kind: "float", value: v };
+        }
+        return fail(`'${e.op}' needs numbers in run`, e);
+      }
+      default:
+        return fail("this expression is not supported in a run block", e);
+    }
+  }
+
+  private async execBlock(stmts: Stmt[], env: Map<string, Value>, top: boolean): Promise<void> {
+    for (const s of stmts) await this.exec(s, env, top);
+  }
+
+  private async exec(s: Stmt, env: Map<string, Value>, top: boolean): Promise<void> {
+    switch (s.kind) {
+      case "For": {
+        if (s.iterable.kind !== "Range") return fail("a run loop iterates over a range a..b", s.iterable);
+        const a = this.evalInt(s.iterable.start, env);
+        const b = this.evalInt(s.iterable.end, env);
+        const bar = top && !this.progress && containsStepCall(s.body, this.compiled) ? new Progress({ total: b - a, label: this.compiled.program.name }) : null;
+        if (bar) this.progress = bar;
+        for (let i = a; i < b; i++) {
+          const inner = new Map(env);
+          inner.set(s.variable.name, { kind: "int", value: i });
+          await this.execBlock(s.body, inner, false);
+          if (bar && this.events > this.resumeFrom) {
+            bar.update(i - a + 1, Object.fromEntries([...this.lastLogs].map(([k, v]) => [k, Number(v.toPrecision(4))])));
+          }
+          if (this.opts.checkpointSeconds > 0 && Date.now() - this.lastCheckpoint > this.opts.checkpointSeconds * 1000 && this.events > this.resumeFrom) {
+            await this.checkpoint();
+          }
+        }
+        if (bar) {
+          bar.done();
+          this.progress = null;
+        }
+        return;
+      }
+      case "If": {
+        const c = this.evalHost(s.cond, env);
+        if (c.kind !== "bool") return fail("an if condition must be a bool", s.cond);
+        if (c.value) await this.execBlock(s.then, env, top);
+        else if (s.otherwise) await this.execBlock(s.otherwise, env, top);
+        return;
+      }
+      case "Let":
+        env.set(s.name.name, this.evalHost(s.value, env));
+        return;
+      case "Assign":
+        env.set(s.name.name, this.evalHost(s.value, env));
+        return;
+      case "ExprStmt":
+        return this.call(s.expr, env);
+      default:
+        return fail(`'${s.kind.toLowerCase()}' is not allowed in a run block`, s);
+    }
+  }
+
+  private async call(e: Expr, env: Map<string, Value>): Promise<void> {
+    if (e.kind !== "Call" || e.callee.kind !== "Name") return fail("a run statement is a call: a step, checkpoint(), evaluate(step) or print(...)", e);
+    const name = e.callee.name;
+    const steps = this.compiled.program.steps;
+    if (steps.has(name)) {
+      if (e.args.length) return fail(`step ${name} takes no arguments in run (its batch comes from its data source)`, e);
+      if (this.skip()) return;
+      this.lastLogs = await this.runStep(name, e);
+      return;
+    }
+    switch (name) {
+      case "checkpoint": {
+        if (this.skip()) return;
+        const p = await this.checkpoint();
+        this.opts.log(`checkpoint written: ${p}`);
+        return;
+      }
+      case "evaluate": {
+        const arg = e.args[0]?.value;
+        if (!arg || arg.kind !== "Name" || !steps.has(arg.name)) return fail(`evaluate takes a step name${arg?.kind === "Name" ? didYouMean(arg.name, steps.keys()) : ""}`, e);
+        if (this.skip()) return;
+        const means = await this.evaluate(arg.name);
+        for (const [k, v] of means) this.results.set(k, v);
+        this.opts.log(`evaluate ${arg.name}: ${[...means].map(([k, v]) => `${k} = ${v.toFixed(4)}`).join(", ")}`);
+        return;
+      }
+      case "print": {
+        if (this.skip()) return;
+        const parts = e.args.map((a) => {
+          const v = this.evalHost(a.value, env);
+          return "value" in v ? String(v.value) : v.kind;
+        });
+        this.opts.log(parts.join(" "));
+        return;
+      }
+    }
+    return fail(`unknown step or command '${name}'${didYouMean(name, [...steps.keys(), "checkpoint", "evaluate", "print"])}`, e.callee);
+  }
+}
+
+function containsStepCall(stmts: Stmt[], c: Compiled): boolean {
+  return stmts.some(
+    (s) =>
+      (s.kind === "ExprStmt" && s.expr.kind === "Call" && s.expr.callee.kind === "Name" && c.program.steps.has(s.expr.callee.name)) ||
+      (s.kind === "For" && containsStepCall(s.body, c)) ||
+      (s.kind === "If" && (containsStepCall(s.then, c) || containsStepCall(s.otherwise ?? [], c))),
+  );
+}
+
+export { NonFiniteError };
