@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what cld needs on a fresh machine: npm dependencies, and — when Dawn finds no
+# GPU adapter — Mesa's lavapipe (software Vulkan) from Debian's bookworm-backports, since
+# Debian 12's own Mesa 22.3 is rejected by Dawn. Safe to run repeatedly; quiet when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-cld-$(id -u)}"
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+
+is_root_apt() { [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; }
+
+# Fashion-MNIST (Debian's dataset-fashion-mnist) for the small continual-learning track.
+if [ ! -d /usr/share/datasets/fashion-mnist ] && is_root_apt; then
+  echo "setup: installing dataset-fashion-mnist"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; }
+fi
+
+if node scripts/probe-adapter.mjs >/dev/null 2>&1; then
+  exit 0
+fi
+
+if ! is_root_apt; then
+  node scripts/probe-adapter.mjs || true
+  echo "setup: no WebGPU adapter. As root on Debian 12, run:" >&2
+  echo "  echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/backports.list" >&2
+  echo "  apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers" >&2
+  exit 3
+fi
+
+echo "setup: no WebGPU adapter; installing Mesa's lavapipe from bookworm-backports"
+if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  cat > /etc/apt/sources.list.d/cld-backports.sources <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers >/dev/null
+node scripts/probe-adapter.mjs

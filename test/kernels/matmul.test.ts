@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { Gpu } from "../../runtime/gpu.ts";
+import { matmulKernel, matmulVec4Ok, type MatmulParams } from "../../compiler/kernels/matmul.ts";
+import { biasEpilogue, biasEpilogueUniforms } from "../../compiler/kernels/epilogue.ts";
+import { expectClose, randomArray, runKernel } from "./harness.ts";
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await Gpu.open();
+});
+afterAll(() => gpu?.destroy());
+
+interface Case {
+  M: number;
+  N: number;
+  K: number;
+  batch?: number;
+  transA?: boolean;
+  transB?: boolean;
+  /** Broadcast A (or B) over the batch with stride 0. */
+  bcastA?: boolean;
+  bcastB?: boolean;
+  vec4?: boolean;
+  subgroups?: boolean;
+  bias?: "none" | "relu" | "bias";
+}
+
+function reference(c: Case, A: Float32Array, B: Float32Array, p: MatmulParams): Float64Array {
+  const { M, N, K, batch } = p;
+  const C = new Float64Array(batch * M * N);
+  for (let b = 0; b < batch; b++) {
+    const a0 = b * p.strideA;
+    const b0 = b * p.strideB;
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) {
+          const a = A[a0 + (c.transA ? k * M + m : m * K + k)];
+          s += a * B[b0 + (c.transB ? n * K + k : k * N + n)];
+        }
+        C[b * M * N + m * N + n] = s;
+      }
+    }
+  }
+  return C;
+}
+
+async function check(c: Case, seed: number): Promise<void> {
+  const batch = c.batch ?? 1;
+  const { M, N, K } = c;
+  const p: MatmulParams = {
+    M,
+    N,
+    K,
+    batch,
+    strideA: c.bcastA ? 0 : M * K,
+    strideB: c.bcastB ? 0 : K * N,
+    strideC: M * N,
+  };
+  const A = randomArray((c.bcastA ? 1 : batch) * M * K, seed);
+  const B = randomArray((c.bcastB ? 1 : batch) * K * N, seed + 1);
+  const opts = { transA: !!c.transA, transB: !!c.transB };
+  if (c.vec4 && !matmulVec4Ok(opts, p)) throw new Error("bad vec4 test case");
+  const bias = c.bias && c.bias !== "none" ? randomArray(N, seed + 2) : null;
+  const epilogue = bias ? biasEpilogue({ activation: c.bias === "relu" ? "relu" : "none" }) : undefined;
+  const k = matmulKernel({
+    ...opts,
+    subgroups: (c.subgroups ?? true) && gpu.hasSubgroups,
+    vec4: c.vec4,
+    epilogue,
+  });
+  const extra = bias ? [bias, { uniform: biasEpilogueUniforms(1, N) }] : [];
+  const got = await runKernel(gpu, k, "matmul", [A, B], batch * M * N, k.uniforms(p), k.workgroups(M, N, batch), extra);
+  const want = reference(c, A, B, p);
+  if (bias) {
+    for (let i = 0; i < want.length; i++) {
+      want[i] += bias[i % N];
+      if (c.bias === "relu") want[i] = Math.max(0, want[i]);
+    }
+  }
+  expectClose(got, want, 1e-4, JSON.stringify(c));
+}
+
+const SIZES = [1, 3, 7, 17, 33, 64, 130];
+
+describe("matmul", () => {
+  it("all odd and even size combinations (scalar path)", async () => {
+    let seed = 1;
+    for (const M of SIZES) for (const N of SIZES) for (const K of SIZES) await check({ M, N, K }, seed++);
+  });
+
+  for (const [transA, transB] of [
+    [true, false],
+    [false, true],
+    [true, true],
+  ]) {
+    it(`transA=${transA} transB=${transB}`, async () => {
+      let seed = 100;
+      for (const M of SIZES) for (const N of [1, 7, 33, 130]) for (const K of [3, 17, 64]) {
+        await check({ M, N, K, transA, transB }, seed++);
+      }
+    });
+  }
+
+  it("vec4 fast path on aligned shapes, all transposes", async () => {
+    let seed = 500;
+    for (const [transA, transB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ]) {
+      for (const [M, N, K] of [
+        [4, 4, 4],
+        [8, 12, 36],
+        [64, 64, 64],
+        [68, 132, 100],
+        [132, 36, 260],
+      ]) {
+        await check({ M, N, K, transA, transB, vec4: true }, seed++);
+      }
+    }
+    await check({ M: 7, N: 8, K: 12, vec4: true }, seed++);
+  });
+
+  it("batched, with stride-0 broadcast of either operand", async () => {
+    await check({ M: 17, N: 33, K: 7, batch: 3 }, 900);
+    await check({ M: 17, N: 33, K: 7, batch: 3, bcastB: true }, 901);
+    await check({ M: 33, N: 5, K: 64, batch: 4, bcastA: true, transA: true }, 902);
+    await check({ M: 64, N: 64, K: 36, batch: 2, bcastB: true, vec4: true, transB: true }, 903);
+  });
+
+  it("bias + relu epilogue", async () => {
+    await check({ M: 33, N: 17, K: 130, bias: "relu" }, 1000);
+    await check({ M: 8, N: 64, K: 64, bias: "bias", vec4: true, batch: 2 }, 1001);
+    await check({ M: 3, N: 7, K: 1, bias: "relu", batch: 2, bcastB: true }, 1002);
+  });
+
+  it("fallback without subgroups", async () => {
+    let seed = 1100;
+    for (const [M, N, K] of [
+      [1, 1, 1],
+      [17, 33, 130],
+      [64, 7, 3],
+    ]) {
+      await check({ M, N, K, subgroups: false }, seed++);
+      await check({ M, N, K, subgroups: false, transA: true, transB: true }, seed++);
+    }
+    await check({ M: 64, N: 64, K: 68, subgroups: false, vec4: true }, seed++);
+    await check({ M: 64, N: 64, K: 68, subgroups: false, vec4: true, transA: true, transB: true }, seed++);
+  });
+});
