@@ -85,10 +85,11 @@ class Emitter {
     switch (n.op) {
       case "iota":
         return t === "i32" ? idx[n.attrs.axis as number] : `f32(${idx[n.attrs.axis as number]})`;
+      case "rand":
       case "randn": {
         this.helpers.add("randn");
         const seed = this.value(ins[0], []);
-        return `randn_at(u32(${seed}), ${n.attrs.stream as number}u, u32(${flatIndex(idx, n.type.shape)}))`;
+        return `${n.op}_at(u32(${seed}), ${n.attrs.stream as number}u, u32(${flatIndex(idx, n.type.shape)}))`;
       }
       case "reshape": {
         const inShape = shapeOf(ins[0]);

@@ -305,6 +305,18 @@ def("randn", {
       }),
     ),
 });
+def("rand", {
+  params: [{ name: "shape", kind: "ints" }],
+  doc: "uniform noise in [0, 1), fresh every step, deterministic for the program's seed",
+  example: "rand([B])",
+  impl: (el, a, at) =>
+    T(
+      el.at(at, () => {
+        const { seed, stream } = el.randomSource();
+        return el.g.op("rand", [seed], { shape: a.shape as number[], stream });
+      }),
+    ),
+});
 def("iota", {
   params: [{ name: "shape", kind: "ints" }, { name: "axis", kind: "int", default: int(0) }],
   doc: "i32 index along an axis",

@@ -63,6 +63,10 @@ export const wgslHash = `fn hash_u32(x: u32) -> u32 {
   let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
   return (w >> 22u) ^ w;
 }
+fn rand_at(seed: u32, stream: u32, i: u32) -> f32 {
+  let k = hash_u32(seed ^ hash_u32(stream * 2654435761u + 0x9e3779b9u));
+  return f32(hash_u32(k ^ hash_u32(2u * i)) >> 8u) / 16777216.0;
+}
 fn randn_at(seed: u32, stream: u32, i: u32) -> f32 {
   let k = hash_u32(seed ^ hash_u32(stream * 2654435761u + 0x9e3779b9u));
   let a = hash_u32(k ^ hash_u32(2u * i));
@@ -71,6 +75,12 @@ fn randn_at(seed: u32, stream: u32, i: u32) -> f32 {
   let u2 = f32(b >> 8u) / 16777216.0;
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }`;
+
+/** Uniform [0, 1) sample number `i` of stream `stream` under `seed`. */
+export function randAt(seed: number, stream: number, i: number): number {
+  const k = hashU32((seed ^ hashU32((Math.imul(stream, 2654435761) + 0x9e3779b9) >>> 0)) >>> 0);
+  return (hashU32((k ^ hashU32((2 * i) >>> 0)) >>> 0) >>> 8) / 16777216;
+}
 
 /** Standard normal sample number `i` of stream `stream` under `seed` (Box-Muller). */
 export function randnAt(seed: number, stream: number, i: number): number {
@@ -100,6 +110,28 @@ defineOp({
   reference: ([seed], attrs, out) => {
     const data = new Float64Array(numel(out.shape));
     for (let i = 0; i < data.length; i++) data[i] = randnAt(seed.data[0] >>> 0, attrs.stream as number, i);
+    return { ...out, data };
+  },
+  vjp: () => [null],
+});
+
+defineOp({
+  name: "rand",
+  kind: "elementwise",
+  doc: {
+    summary: "uniform noise in [0, 1) of `shape`, a pure function of (seed, stream, index)",
+    semantics: "Like randn: deterministic for the step's seed; each call site is its own stream.",
+    example: "let t = rand([B])",
+  },
+  infer: (ins, attrs) => {
+    if (ins.length !== 1 || ins[0].dtype !== "i32" || ins[0].shape.length !== 0) {
+      throw new ShapeError("rand takes one i32 scalar seed");
+    }
+    return { dtype: "f32", shape: attrs.shape as number[] };
+  },
+  reference: ([seed], attrs, out) => {
+    const data = new Float64Array(numel(out.shape));
+    for (let i = 0; i < data.length; i++) data[i] = randAt(seed.data[0] >>> 0, attrs.stream as number, i);
     return { ...out, data };
   },
   vjp: () => [null],

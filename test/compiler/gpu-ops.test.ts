@@ -111,13 +111,14 @@ describe("WGSL kernels match the float64 reference", () => {
     expect(compareOutputs(g, feeds, await runOnGpu(gpu, g, feeds))).toBeLessThan(1e-5);
   });
 
-  it("argmax, iota and randn are exact", async () => {
+  it("argmax, iota, rand and randn are exact", async () => {
     const g = new Graph();
     const x = g.input("x", f(4, 7));
     const seed = g.input("seed", i32());
     g.outputs.set("am", g.op("argmax", [x], { axis: 1 }));
     g.outputs.set("io", g.op("iota", [], { shape: [3, 5], axis: 1, dtype: "i32" }));
     g.outputs.set("rn", g.op("randn", [seed], { shape: [2, 33], stream: 3 }));
+    g.outputs.set("ru", g.op("rand", [seed], { shape: [3, 7], stream: 4 }));
     const feeds: Feeds = new Map([
       ["x", randomTensor(rng(5), f(4, 7))],
       ["seed", { dtype: "i32", shape: [], data: Float64Array.from([12345]) }],
