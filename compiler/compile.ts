@@ -146,7 +146,9 @@ function checkBlock(name: string, blocks: Map<string, import("../grammar/ast.ts"
         return; // depends on other parameters: checked where the block is used
       }
     }
+    el.g.loc = p.range; // shape notes point at the parameter's declaration
     const id = el.g.input(p.name.name, { dtype: p.type.dtype, shape });
+    el.g.loc = null;
     args.push({ arg: { name: { kind: "Ident", name: p.name.name, range: p.range }, value: { kind: "Name", name: p.name.name, range: p.range }, range: p.range }, value: { kind: "tensor", id } });
   }
   el.callBlock({ kind: "block", decl, bound: new Map(), scope: "check" }, args, decl.name, { path: "", used: new Map(), allowParams: true }, null);

@@ -58,17 +58,23 @@ export function formatDiagnostics(ds: Diagnostic[], sources: SourceMap): string 
   return ds.map((d) => formatDiagnostic(d, sources)).join("\n");
 }
 
-/** Levenshtein distance, for "did you mean" suggestions. */
+/**
+ * Edit distance for "did you mean" suggestions: insertions, deletions, substitutions and
+ * swaps of two adjacent characters (optimal string alignment), so `rleu` is one edit from
+ * `relu`.
+ */
 export function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let prev2: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
+    const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
+      let d = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, prev2[j - 2] + 1);
+      cur.push(d);
     }
+    prev2 = prev;
+    prev = cur;
   }
   return prev[b.length];
 }

@@ -3,9 +3,9 @@
 // into it), and assigns physical buffers by liveness so temporaries share memory.
 // The Plan is plain data: the runtime executes it, `cldc compile` writes it out.
 import type { SourceRange } from "../grammar/ast.ts";
-import { type Graph, type IrNode, numel } from "./ir.ts";
+import { type Graph, type IrNode, numel, sameShape } from "./ir.ts";
 import { getOp } from "./ops/index.ts";
-import { dispatch1d, fusedKernel } from "./codegen/fused.ts";
+import { dispatch1d, fusedEpilogue, fusedKernel } from "./codegen/fused.ts";
 import { heavyKernel, type Target } from "./codegen/heavy.ts";
 
 export type BufferKind = "param" | "input" | "temp" | "output";
@@ -54,8 +54,55 @@ function consumers(g: Graph): number[][] {
   return c;
 }
 
+/**
+ * Elementwise chains that ride along a matmul/conv as its epilogue: heavy value -> the
+ * last value of the chain (which gets the buffer instead of the heavy op).
+ */
+export function epilogueChains(g: Graph, mat: Set<number>): Map<number, number> {
+  const cons = consumers(g);
+  const sinks = new Set<number>([...g.outputs.values(), ...g.updates.values()]);
+  const chains = new Map<number, number>();
+  for (const n of g.nodes) {
+    if (!EPILOGUE_HOSTS.has(n.op) || sinks.has(n.id)) continue;
+    let cur = n.id;
+    for (;;) {
+      const c = cons[cur];
+      if (c.length !== 1) break;
+      const next = g.node(c[0]);
+      if (getOp(next.op).kind !== "elementwise" || next.type.dtype !== "f32" || !sameShape(next.type.shape, n.type.shape)) break;
+      if (next.inputs.filter((i) => i === cur).length !== 1) break;
+      // Every other operand must be ready before the host kernel runs.
+      if (next.inputs.some((i) => i !== cur && !readyBefore(g, mat, i, n.id))) break;
+      cur = next.id;
+      if (mat.has(cur)) break;
+    }
+    if (cur !== n.id) chains.set(n.id, cur);
+  }
+  return chains;
+}
+
+const EPILOGUE_HOSTS = new Set(["matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_weight"]);
+
+/** Whether value `id` can be computed from buffers that exist before node `host` runs. */
+function readyBefore(g: Graph, mat: Set<number>, id: number, host: number): boolean {
+  const n = g.node(id);
+  if (n.op === "const" || n.op === "input" || n.op === "param") return true;
+  if (mat.has(id)) return id < host;
+  return n.inputs.every((i) => readyBefore(g, mat, i, host));
+}
+
 /** Which values get a buffer. Everything else is inlined into its consumers. */
 export function materialize(g: Graph): Set<number> {
+  const out = materializeBase(g);
+  // Fold elementwise consumers into matmul/conv epilogues: the chain's end takes the buffer.
+  for (const [heavy, root] of epilogueChains(g, new Set(out))) {
+    out.delete(heavy);
+    out.add(root);
+  }
+  return out;
+}
+
+function materializeBase(g: Graph): Set<number> {
   const cons = consumers(g);
   const out = new Set<number>();
   const sinks = new Set<number>([...g.outputs.values(), ...g.updates.values()]);
@@ -91,6 +138,9 @@ function aliasOf(g: Graph, mat: Set<number>, id: number): number {
 
 export function buildPlan(g: Graph, target: Target): Plan {
   const mat = materialize(g);
+  const chains = epilogueChains(g, new Set(materializeBase(g)));
+  const epilogueOf = new Map<number, number>(); // chain root -> heavy value
+  for (const [h, r] of chains) if (mat.has(r) && !mat.has(h)) epilogueOf.set(r, h);
   const buffers: PlanBuffer[] = [];
   const valueBuf = new Map<number, number>(); // root value id -> logical slot
   const kernels: (PlanKernel & { reads: number[]; out: number })[] = [];
@@ -111,16 +161,24 @@ export function buildPlan(g: Graph, target: Target): Plan {
     const root = aliasOf(g, mat, n.id);
     if (root !== n.id) continue; // an alias; resolved at binding time
     const kernelIndex = counter++;
-    if (HEAVY.has(n.op)) {
-      const h = heavyKernel(g, n, target);
-      const reads = h.bindings.flatMap((b) => (b.kind === "value" ? [aliasOf(g, mat, b.id)] : []));
+    const hostId = HEAVY.has(n.op) ? n.id : epilogueOf.get(n.id);
+    if (hostId !== undefined) {
+      const host = g.node(hostId);
+      const ep = hostId !== n.id ? fusedEpilogue(g, hostId, n.id, (id) => mat.has(id)) : null;
+      const h = heavyKernel(g, host, target, ep ? { decls: ep.decls, fn: ep.fn, bindings: ep.reads.length } : undefined);
+      const epReads = (ep?.reads ?? []).map((r) => aliasOf(g, mat, r));
+      const reads = [...h.bindings.flatMap((b) => (b.kind === "value" ? [aliasOf(g, mat, b.id)] : [])), ...epReads];
+      const chainNodes = ep ? ep.inlined.map((i) => g.node(i)).filter((x) => getOp(x.op).kind !== "view") : [];
       kernels.push({
-        name: kernelName(kernelIndex, [n.op]),
+        name: `k${String(kernelIndex).padStart(3, "0")}_${[host.op, ...uniqueOps(chainNodes).filter((o) => o !== host.op)].slice(0, 4).join("_")}`,
         wgsl: h.wgsl,
-        bindings: h.bindings.map((b) => (b.kind === "value" ? { buffer: aliasOf(g, mat, b.id) } : b.kind === "out" ? { buffer: n.id } : { uniform: [...b.data] })),
+        bindings: [
+          ...h.bindings.map((b) => (b.kind === "value" ? { buffer: aliasOf(g, mat, b.id) } : b.kind === "out" ? { buffer: n.id } : { uniform: [...b.data] })),
+          ...epReads.map((r) => ({ buffer: r })),
+        ],
         workgroups: h.workgroups,
-        ops: [n.op],
-        locs: n.loc ? [n.loc] : [],
+        ops: [host.op, ...uniqueOps(chainNodes).filter((o) => o !== host.op)],
+        locs: uniqueLocs([host, ...chainNodes]),
         flops: h.flops,
         bytes: 0,
         reads,

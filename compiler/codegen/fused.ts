@@ -2,7 +2,7 @@
 // value; every non-materialized producer is inlined as an expression of the element index
 // (views become index arithmetic, like tinygrad's ShapeTracker). Shapes are baked in as
 // constants: these kernels are cheap to JIT and constant index math is faster.
-import { type Graph, type IrNode, numel, stridesOf } from "../ir.ts";
+import { type Graph, type IrNode, numel, sameShape, stridesOf } from "../ir.ts";
 import { getOp } from "../ops/index.ts";
 import { wgslHelpers } from "../ops/elementwise.ts";
 import { wgslHash } from "../ops/source.ts";
@@ -39,9 +39,16 @@ class Emitter {
   helpers = new Set<string>();
   private tmp = 0;
 
+  /** The root's own multi-index: reading a same-shaped buffer there is just `[i]`. */
+  identity: string[] | null = null;
+  identityShape: number[] = [];
+
   constructor(
     private g: Graph,
     private materialized: (id: number) => boolean,
+    /** Values with a fixed expression (an epilogue's accumulator `v`). */
+    private special = new Map<number, string>(),
+    private prefix = "in",
   ) {}
 
   fresh(prefix = "t"): string {
@@ -54,7 +61,7 @@ class Emitter {
       k = this.reads.length;
       this.reads.push(id);
     }
-    return `in${k}`;
+    return `${this.prefix}${k}`;
   }
 
   /** A WGSL expression for value `id` at multi-index `idx` (i32 expressions). */
@@ -63,6 +70,8 @@ class Emitter {
     const hit = this.memo.get(key);
     if (hit) return hit;
     const n = this.g.node(id);
+    const sp = this.special.get(id);
+    if (sp !== undefined) return sp;
     const expr = this.compute(n, idx);
     // Constants and plain names stay inline; everything else gets a `let`.
     if (/^[\w.()+-]+$/.test(expr) && !expr.includes("[")) {
@@ -78,7 +87,13 @@ class Emitter {
   private compute(n: IrNode, idx: string[]): string {
     const t = wgslType(n.type.dtype);
     if (n.op === "const" && !this.materialized(n.id)) return t === "i32" ? `i32(${Math.trunc(n.attrs.value as number)})` : floatLit(n.attrs.value as number);
-    if (this.materialized(n.id)) return `${this.binding(n.id)}[${flatIndex(idx, n.type.shape)}]`;
+    if (this.materialized(n.id)) {
+      const same =
+        this.identity &&
+        sameShape(n.type.shape, this.identityShape) &&
+        idx.every((e, k) => e === this.identity![k]);
+      return `${this.binding(n.id)}[${same ? "i" : flatIndex(idx, n.type.shape)}]`;
+    }
     this.inlined.add(n.id);
     const ins = n.inputs;
     const shapeOf = (i: number) => this.g.shape(i);
@@ -221,6 +236,8 @@ export function fusedKernel(g: Graph, root: number, materialized: (id: number) =
     body.push(n.op === "argmax" ? "out[i] = best;" : `out[i] = acc;`);
   } else {
     const idx = unravel("i", n.type.shape);
+    em.identity = idx;
+    em.identityShape = n.type.shape;
     em.inlined.add(root);
     const v = em.value(root, idx);
     body.push(...em.lines, `out[i] = ${outT === wgslType(n.type.dtype) ? v : `${outT}(${v})`};`);
@@ -249,4 +266,42 @@ export function dispatch1d(threads: number, lanes = WORKGROUP): [number, number,
   if (groups <= 65535) return [groups, 1, 1];
   const y = Math.ceil(groups / 65535);
   return [Math.ceil(groups / y), y, 1];
+}
+
+export interface FusedEpilogue {
+  /** WGSL: binding declarations (numbered from `first`) and `fn epilogue(v: f32, i: u32) -> f32`. */
+  decls: (first: number) => string;
+  fn: string;
+  reads: number[];
+  inlined: number[];
+}
+
+/**
+ * The elementwise chain from a matmul/conv value `heavy` up to `root`, as an epilogue
+ * applied to each output before it is stored (`v` is the heavy op's result at index i).
+ */
+export function fusedEpilogue(g: Graph, heavy: number, root: number, materialized: (id: number) => boolean): FusedEpilogue {
+  const n = g.node(root);
+  const em = new Emitter(g, (id) => id !== root && id !== heavy && materialized(id), new Map([[heavy, "v"]]), "ep_in");
+  const idx = unravel("ii", n.type.shape);
+  em.identity = idx;
+  em.identityShape = n.type.shape;
+  const v = em.value(root, idx);
+  const helpers = [...em.helpers].sort().map((h) => (h === "randn" ? wgslHash : wgslHelpers[h]));
+  const fn = [
+    ...helpers,
+    "fn epilogue(v: f32, iu: u32) -> f32 {",
+    "  let ii = i32(iu);",
+    "  let i = ii;",
+    ...em.lines.map((l) => "  " + l),
+    `  return ${v};`,
+    "}",
+  ].join("\n");
+  const reads = em.reads;
+  return {
+    decls: (first) => reads.map((id, k) => `@group(0) @binding(${first + k}) var<storage, read> ep_in${k}: array<${wgslType(g.type(id).dtype)}>;`).join("\n"),
+    fn,
+    reads,
+    inlined: [...em.inlined].sort((a, b) => a - b),
+  };
 }

@@ -7,6 +7,7 @@ import { convDims } from "../ops/conv.ts";
 import { matmulDims } from "../ops/matmul.ts";
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "../kernels/conv2d.ts";
 import { dispatch1d, WORKGROUP } from "./fused.ts";
+import type { Epilogue } from "../kernels/epilogue.ts";
 
 export interface HeavyKernel {
   wgsl: string;
@@ -20,14 +21,14 @@ export interface Target {
   subgroups: boolean;
 }
 
-export function heavyKernel(g: Graph, n: IrNode, target: Target): HeavyKernel {
+export function heavyKernel(g: Graph, n: IrNode, target: Target, epilogue?: Epilogue): HeavyKernel {
   switch (n.op) {
     case "matmul":
-      return matmul(g, n, target);
+      return matmul(g, n, target, epilogue);
     case "conv2d":
     case "conv2d_grad_input":
     case "conv2d_grad_weight":
-      return conv(g, n, target);
+      return conv(g, n, target, epilogue);
     case "gather":
       return gather(g, n);
     case "scatter_add":
@@ -36,7 +37,7 @@ export function heavyKernel(g: Graph, n: IrNode, target: Target): HeavyKernel {
   throw new Error(`internal: no kernel for ${n.op}`);
 }
 
-function matmul(g: Graph, n: IrNode, target: Target): HeavyKernel {
+function matmul(g: Graph, n: IrNode, target: Target, epilogue?: Epilogue): HeavyKernel {
   const [a, b] = n.inputs;
   const transA = !!n.attrs.transA;
   const transB = !!n.attrs.transB;
@@ -54,7 +55,7 @@ function matmul(g: Graph, n: IrNode, target: Target): HeavyKernel {
     strideA = 0;
   }
   const vec4 = !transA && !transB && M % 4 === 0 && d.N % 4 === 0 && d.K % 4 === 0 && d.N >= 4 && d.K >= 4;
-  const k = matmulKernel({ transA, transB, subgroups: target.subgroups, vec4 });
+  const k = matmulKernel({ transA, transB, subgroups: target.subgroups, vec4, epilogue });
   return {
     wgsl: k.wgsl,
     bindings: [
@@ -68,7 +69,7 @@ function matmul(g: Graph, n: IrNode, target: Target): HeavyKernel {
   };
 }
 
-function conv(g: Graph, n: IrNode, target: Target): HeavyKernel {
+function conv(g: Graph, n: IrNode, target: Target, epilogue?: Epilogue): HeavyKernel {
   const stride = n.attrs.stride as number;
   const pad = n.attrs.pad as number;
   const [p, q] = n.inputs;
@@ -76,7 +77,7 @@ function conv(g: Graph, n: IrNode, target: Target): HeavyKernel {
   const wShape = n.op === "conv2d" ? g.shape(q) : n.op === "conv2d_grad_input" ? g.shape(q) : n.type.shape;
   const d = convDims(xShape, wShape, stride, pad);
   const gen = n.op === "conv2d" ? conv2dForward : n.op === "conv2d_grad_input" ? conv2dBackwardInput : conv2dBackwardWeight;
-  const k = gen({ subgroups: target.subgroups });
+  const k = gen({ subgroups: target.subgroups, epilogue });
   return {
     wgsl: k.wgsl,
     bindings: [{ kind: "value", id: p }, { kind: "value", id: q }, { kind: "out" }, { kind: "uniform", data: k.uniforms(d) }],

@@ -86,16 +86,27 @@ export class Elaborator {
     return fail(`${what} must be a tensor, got ${describe(v)}`, at);
   }
 
-  /** Runs `f` with IR node locations set to `at`, turning ShapeErrors into diagnostics. */
-  at<T>(at: Node | SourceRange, f: () => T): T {
+  /**
+   * Runs `f` with IR node locations set to `at`, turning ShapeErrors into diagnostics; each
+   * tensor operand gets a note with its shape, pointing where that tensor was made.
+   */
+  at<T>(at: Node | SourceRange, f: () => T, operands: { side: string; value: Value; expr: Expr }[] = []): T {
     const range = "range" in at ? at.range : at;
     const saved = this.g.loc;
     this.g.loc = range;
     try {
       return f();
     } catch (e) {
-      if (e instanceof ShapeError) throw new CompileError([error(e.message, range)]);
-      throw e;
+      if (!(e instanceof ShapeError)) throw e;
+      const d = error(e.message, range);
+      const notes = operands.flatMap(({ side, value, expr }) => {
+        if (value.kind !== "tensor") return [];
+        const name = expr.kind === "Name" ? ` '${expr.name}'` : "";
+        const made = this.g.node(value.id).loc ?? expr.range;
+        return [{ message: `the ${side}${name} is ${showType(this.g.type(value.id))}, from here`, range: made }];
+      });
+      if (notes.length) d.notes = notes;
+      throw new CompileError([d]);
     } finally {
       this.g.loc = saved;
     }
@@ -208,10 +219,14 @@ export class Elaborator {
       ">": "gt",
       ">=": "ge",
     };
+    const operands = [
+      { side: "left side", value: l, expr: e.left },
+      { side: "right side", value: r, expr: e.right },
+    ];
     if (e.op === "@") {
       const a = this.tensor(l, "the left side of '@'", e.left);
       const b = this.tensor(r, "the right side of '@'", e.right);
-      return { kind: "tensor", id: this.at(e, () => this.g.op("matmul", [a, b])) };
+      return { kind: "tensor", id: this.at(e, () => this.g.op("matmul", [a, b]), operands) };
     }
     const name = opName[e.op];
     if (!name) return fail(`'${e.op}' is not defined for ${describe(l)} and ${describe(r)}`, e);
@@ -223,7 +238,7 @@ export class Elaborator {
       const b = r.kind === "tensor" ? r.id : isNumber(r) ? this.g.const(r.value, [], lt?.dtype ?? "f32") : this.tensor(r, `the right side of '${e.op}'`, e.right);
       if (name === "pow" && isNumber(r) && r.value === 2) return { kind: "tensor", id: this.g.op("square", [a]) } as Value;
       return { kind: "tensor", id: this.g.op(name, [a, b]) } as Value;
-    });
+    }, operands);
   }
 
   private evalCall(e: Extract<Expr, { kind: "Call" }>, f: Frame): Value {
@@ -258,7 +273,11 @@ export class Elaborator {
           call,
         );
       }
-      positional.forEach((a, i) => bound.set(free[i].name.name, a.value));
+      const argAt = new Map<string, Node>(); // where each argument is written, for type errors
+      positional.forEach((a, i) => {
+        bound.set(free[i].name.name, a.value);
+        argAt.set(free[i].name.name, a.arg.value);
+      });
       for (const a of named) {
         const n = a.arg.name!.name;
         if (!decl.params.some((p) => p.name.name === n)) {
@@ -269,6 +288,7 @@ export class Elaborator {
         }
         if (bound.has(n) && !callee.bound.has(n)) return fail(`argument '${n}' is given twice`, a.arg);
         bound.set(n, a.value);
+        argAt.set(n, a.arg.value);
       }
       const scopeName = this.scopeName(parentScope, binding ?? decl.name.name.toLowerCase(), callee.scope);
       const scope: ParamScope = { path: scopeName, used: new Map(), allowParams: true };
@@ -285,7 +305,7 @@ export class Elaborator {
           }
           v = this.evalExpr(p.default, frame);
         }
-        if (p.type) v = this.checkType(v, p.type, env, `argument '${p.name.name}' of ${decl.name.name}`, call);
+        if (p.type) v = this.checkType(v, p.type, env, `argument '${p.name.name}' of ${decl.name.name}`, argAt.get(p.name.name) ?? call);
         env.define(p.name.name, v);
       }
       this.execBlock(decl.body, frame);

@@ -64,7 +64,11 @@ export function parseSetting(decl: ProgramDecl, name: string, text: string): Val
     throw new CompileError([error(`program ${decl.name.name} has no setting '${name}'${didYouMean(name, decl.params.map((q) => q.name.name))}; settings: ${decl.params.map((q) => q.name.name).join(", ")}`, null)]);
   }
   const t = p.type?.kind === "ScalarType" ? p.type.name : null;
-  const bad = (want: string) => new CompileError([error(`--set ${name}=${text}: expected ${want}`, null)]);
+  const bad = (want: string) => {
+    const d = error(`--set ${name}=${text}: expected ${want}`, null);
+    d.notes = [{ message: `setting '${name}' is declared here`, range: p.range }];
+    return new CompileError([d]);
+  };
   if (t === "int") {
     if (!/^-?\d+$/.test(text)) throw bad("an int");
     return int(Number(text));

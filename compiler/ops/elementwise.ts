@@ -69,7 +69,8 @@ const unary: UnaryRow[] = [
     summary: "max(x, 0)",
     f: (x) => (x > 0 ? x : 0),
     wgsl: (x) => `max(${x}, 0.0)`,
-    vjp: (g, x, _y, c) => g.mul(c, g.op("gt", [x, g.const(0)])),
+    // Written with the output so that the input need not stay alive (and can fuse away).
+    vjp: (g, _x, y, c) => g.mul(c, g.op("gt", [y, g.const(0)])),
   },
   {
     name: "silu",
