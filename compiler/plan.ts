@@ -45,7 +45,7 @@ export interface Plan {
   lifetimes: { buffer: number; first: number; last: number }[];
 }
 
-const HEAVY = new Set(["matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_weight", "gather", "scatter_add"]);
+const HEAVY = new Set(["matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_weight", "gather"]);
 const REDUCE = new Set(["sum", "max", "argmax"]);
 
 function consumers(g: Graph): number[][] {
@@ -102,6 +102,9 @@ export function materialize(g: Graph): Set<number> {
   return out;
 }
 
+/** Buffers one fused kernel may read (WebGPU guarantees 8 storage buffers per stage; we keep below). */
+const MAX_READS = 7;
+
 function materializeBase(g: Graph): Set<number> {
   const cons = consumers(g);
   const out = new Set<number>();
@@ -125,6 +128,27 @@ function materializeBase(g: Graph): Set<number> {
       if (!out.has(j) || g.node(j).op === "const") out.add(i);
       else if (j !== i) out.add(i); // an alias of j (see aliasOf)
     }
+  }
+  // Bound the buffers a fused kernel reads: a wide sum of many tensors is split.
+  const leaves = new Map<number, Set<number>>();
+  for (const n of g.nodes) {
+    const set = new Set<number>();
+    for (const i of n.inputs) {
+      if (out.has(i)) set.add(i);
+      else for (const l of leaves.get(i) ?? []) set.add(l);
+    }
+    if (set.size > MAX_READS && !out.has(n.id)) {
+      // Materialize the input contributing most leaves, until this node fits.
+      for (const i of [...n.inputs].sort((a, b) => (leaves.get(b)?.size ?? 0) - (leaves.get(a)?.size ?? 0))) {
+        if (!out.has(i) && (leaves.get(i)?.size ?? 0) > 1) out.add(i);
+      }
+      set.clear();
+      for (const i of n.inputs) {
+        if (out.has(i)) set.add(i);
+        else for (const l of leaves.get(i) ?? []) set.add(l);
+      }
+    }
+    leaves.set(n.id, out.has(n.id) ? new Set([n.id]) : set);
   }
   return out;
 }

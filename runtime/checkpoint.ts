@@ -12,6 +12,8 @@ export interface HostState {
   events: number;
   data: Record<string, { epoch: number; cursor: number }>;
   optimizerSteps: Record<string, number>;
+  /** Means from evaluate() calls so far (the run block may use them after a resume). */
+  results?: Record<string, number>;
   /** Hash of the parameter names and shapes: refuses a checkpoint of another model. */
   modelHash: string;
 }

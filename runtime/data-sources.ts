@@ -1,7 +1,11 @@
 // Host-side loaders for the data sources a program declares. Each produces batches whose
 // fields match the compile-time schema (compiler/elab/datasources.ts).
 import type { DataSpec } from "../compiler/elab/program.ts";
-import { BatchSource, type BatchState } from "../data/batches.ts";
+import { BatchSource, imageAugment, type BatchState } from "../data/batches.ts";
+import { pretrainCorpus } from "../data/emoji.ts";
+import { corpusCaptions, emojiTokenizer, MAX_TOKENS } from "../data/emoji-text.ts";
+import { hashSeed } from "../data/rng.ts";
+import { hashU32 } from "../compiler/ops/source.ts";
 import { loadFashionMnist } from "../data/fashion.ts";
 import { mnistSplit } from "../data/mnist.ts";
 import type { HostTensor } from "./executor.ts";
@@ -21,6 +25,7 @@ export interface DataRuntime {
 }
 
 export function openData(spec: DataSpec): DataRuntime {
+  if (spec.source === "emoji") return openEmoji(spec);
   const batch = spec.args.batch as number;
   let images: Float32Array;
   let labels: Int32Array;
@@ -54,5 +59,79 @@ export function openData(spec: DataSpec): DataRuntime {
     state: () => src.state(),
     restore: (s) => src.restore(s),
     size: n,
+  };
+}
+
+/** Images and captions of the emoji corpus, as (x in [-1, 1], tokens, concept index). */
+export function emojiItems(args: Record<string, number | string | boolean>) {
+  const size = args.size as number;
+  const holdOut = args.hold_out as string;
+  const tok = emojiTokenizer();
+  const allowed = new Set(corpusCaptions());
+  const concepts = pretrainCorpus({ size, minStyles: args.min_styles as number }).filter((c) => allowed.has(c.caption));
+  const px = 3 * size * size;
+  const keep = concepts.flatMap((c, ci) =>
+    c.images.filter((im) => (args.split === "test" ? im.set === holdOut : im.set !== holdOut)).map((im) => ({ c, ci, im })),
+  );
+  if (keep.length === 0) throw new Error(`emoji(${args.split}${holdOut ? `, hold_out: "${holdOut}"` : ""}): no images`);
+  const x = new Float32Array(keep.length * px);
+  const tokens = new Int32Array(keep.length * MAX_TOKENS);
+  const y = new Int32Array(keep.length);
+  keep.forEach(({ c, ci, im }, i) => {
+    for (let k = 0; k < px; k++) x[i * px + k] = im.pixels[k] * 2 - 1;
+    tokens.set(tok.encode(c.caption, MAX_TOKENS), i * MAX_TOKENS);
+    y[i] = ci;
+  });
+  return { x, tokens, y, n: keep.length, concepts, tokenizer: tok, size };
+}
+
+function openEmoji(spec: DataSpec): DataRuntime {
+  const a = spec.args;
+  const items = emojiItems(a);
+  const src = new BatchSource({
+    n: items.n,
+    fields: {
+      x: { data: items.x, shape: [3, items.size, items.size] },
+      tokens: { data: items.tokens, shape: [MAX_TOKENS] },
+      y: { data: items.y, shape: [] },
+    },
+    batch: a.batch as number,
+    shuffle: a.shuffle as boolean,
+    seed: a.seed as number,
+    augment: a.split === "train" ? { x: imageAugment({ flip: true }) } : undefined,
+  });
+  const empty = items.tokenizer.encode("", MAX_TOKENS);
+  const drop = a.drop_caption as number;
+  let draws = 0;
+  const wrap = (b: { x: Float32Array; tokens: Int32Array; y: Int32Array; count: number }, train: boolean): HostBatch => {
+    const tokens = b.tokens;
+    if (train && drop > 0) {
+      // Classifier-free guidance: some captions become empty, deterministically per draw.
+      const rows = tokens.length / MAX_TOKENS;
+      for (let r = 0; r < rows; r++) {
+        if (hashU32((hashSeed(a.seed as number, draws) ^ hashU32(r)) >>> 0) / 4294967296 < drop) tokens.set(empty, r * MAX_TOKENS);
+      }
+      draws++;
+    }
+    return {
+      fields: new Map<string, HostTensor>([
+        ["x", b.x],
+        ["tokens", tokens],
+        ["y", b.y],
+      ]),
+      count: b.count,
+    };
+  };
+  return {
+    next: () => wrap(src.next(), true),
+    *epoch() {
+      for (const b of src.epoch({ pad: true })) yield wrap(b, false);
+    },
+    state: () => ({ ...src.state(), draws }) as BatchState,
+    restore: (s) => {
+      src.restore(s);
+      draws = (s as BatchState & { draws?: number }).draws ?? 0;
+    },
+    size: items.n,
   };
 }

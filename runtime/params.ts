@@ -41,6 +41,8 @@ export function initialValue(info: ParamInfo, seed: number): Float32Array | Int3
       for (let i = 0; i < n; i++) out[i] = limit * (2 * uniform(i) - 1);
       break;
     }
+    case "copy":
+      return initialValue({ ...info, name: init.of, init: initFor(init.of, info) }, seed);
     case "he": {
       const std = Math.sqrt(2 / fanIn);
       for (let i = 0; i < n; i++) out[i] = std * randnAt(key, 2, i);
@@ -48,6 +50,11 @@ export function initialValue(info: ParamInfo, seed: number): Float32Array | Int3
     }
   }
   return out;
+}
+
+let lookup: Map<string, ParamInfo> | null = null;
+function initFor(name: string, fallback: ParamInfo) {
+  return lookup?.get(name)?.init ?? fallback.init;
 }
 
 export class ParamStore {
@@ -63,6 +70,7 @@ export class ParamStore {
   }
 
   initialize(seed: number) {
+    lookup = this.infos;
     for (const info of this.infos.values()) this.gpu.write(this.buffers.get(info.name)!, initialValue(info, seed));
   }
 

@@ -8,6 +8,7 @@ import type { Expr, Stmt } from "../grammar/ast.ts";
 import type { Compiled } from "../compiler/compile.ts";
 import { optimizerScalars } from "../compiler/elab/optimizer.ts";
 import { didYouMean } from "../compiler/diagnostics.ts";
+import { Env } from "../compiler/elab/elaborator.ts";
 import { fail, type Value } from "../compiler/elab/values.ts";
 import { hashU32 } from "../compiler/ops/source.ts";
 import { openData, type DataRuntime } from "./data-sources.ts";
@@ -25,6 +26,8 @@ export interface SessionOptions {
   log: (line: string) => void;
   /** Continue from runDir/checkpoint.safetensors when it exists. */
   resume: boolean;
+  /** Called after every step the run block executes, with the step's logged scalars. */
+  onStep?: (step: string, logs: Map<string, number>) => void;
 }
 
 class NonFiniteError extends Error {}
@@ -72,12 +75,16 @@ export class Session {
       throw new Error(`${this.checkpointPath} belongs to another program or model (${ck.state.program}); use a new --run-dir or delete it`);
     }
     const settings = this.settingsRecord();
-    if (JSON.stringify(ck.state.settings) !== JSON.stringify(settings)) {
-      throw new Error(`${this.checkpointPath} was written with different settings (${JSON.stringify(ck.state.settings)}); resume with the same --set values or use a new --run-dir`);
+    const changed = Object.keys({ ...ck.state.settings, ...settings })
+      .filter((k) => JSON.stringify(ck.state.settings[k]) !== JSON.stringify(settings[k]))
+      .map((k) => `${k} was ${JSON.stringify(ck.state.settings[k])}, now ${JSON.stringify(settings[k])}`);
+    if (changed.length) {
+      throw new Error(`${this.checkpointPath} was written with different settings (${changed.join("; ")}); resume with the same --set values, or start over with --fresh or a new --run-dir`);
     }
     for (const [name, data] of ck.tensors) this.store.set(name, data);
     for (const [name, st] of Object.entries(ck.state.data)) this.data.get(name)?.restore(st);
     this.optimizerSteps = { ...ck.state.optimizerSteps };
+    for (const [k, v] of Object.entries(ck.state.results ?? {})) this.results.set(k, v);
     this.resumeFrom = ck.state.events;
     return "resumed";
   }
@@ -96,6 +103,7 @@ export class Session {
       events: this.events,
       data: Object.fromEntries([...this.data].map(([k, d]) => [k, d.state()])),
       optimizerSteps: { ...this.optimizerSteps },
+      results: Object.fromEntries(this.results),
       modelHash: modelHash(this.shapes),
     };
     saveCheckpoint(this.checkpointPath, tensors, this.shapes, state);
@@ -164,19 +172,32 @@ export class Session {
   // ------------------------------------------------------------------ the run block
 
   async run(): Promise<void> {
-    const env = new Map<string, Value>(this.compiled.program.settings);
-    this.countSteps(this.compiled.program.run, env, 1);
+    // Lexical scopes: a loop body is a child scope, so `total = total + 1` in a loop updates
+    // the outer `total`, while a `let` in the body stays in the body.
+    const env = new Env();
+    for (const [k, v] of this.compiled.program.settings) env.define(k, v);
+    this.countSteps(this.compiled.program.run, env.child(), 1);
     await this.execBlock(this.compiled.program.run, env, true);
     this.progress?.done();
   }
 
   /** How many times each step is called (for LR schedules), assuming loops run fully. */
-  private countSteps(stmts: Stmt[], env: Map<string, Value>, times: number) {
+  private countSteps(stmts: Stmt[], env: Env, times: number) {
+    const known = (e: Expr): Value | null => {
+      try {
+        return this.evalHost(e, env);
+      } catch {
+        return null; // depends on a loop variable or an evaluate() result: not counted
+      }
+    };
     for (const s of stmts) {
-      if (s.kind === "For" && s.iterable.kind === "Range") {
-        const a = this.evalInt(s.iterable.start, env);
-        const b = this.evalInt(s.iterable.end, env);
-        this.countSteps(s.body, env, times * Math.max(0, b - a));
+      if (s.kind === "Let" || s.kind === "Assign") {
+        const v = known(s.value);
+        if (v) env.define(s.name.name, v);
+      } else if (s.kind === "For" && s.iterable.kind === "Range") {
+        const a = known(s.iterable.start);
+        const b = known(s.iterable.end);
+        if (a?.kind === "int" && b?.kind === "int") this.countSteps(s.body, env.child(), times * Math.max(0, b.value - a.value));
       } else if (s.kind === "ExprStmt" && s.expr.kind === "Call" && s.expr.callee.kind === "Name" && this.compiled.program.steps.has(s.expr.callee.name)) {
         const n = s.expr.callee.name;
         this.totalSteps.set(n, (this.totalSteps.get(n) ?? 0) + times);
@@ -184,13 +205,13 @@ export class Session {
     }
   }
 
-  private evalInt(e: Expr, env: Map<string, Value>): number {
+  private evalInt(e: Expr, env: Env): number {
     const v = this.evalHost(e, env);
     if (v.kind !== "int") return fail(`expected an int here, got ${v.kind}`, e);
     return v.value;
   }
 
-  private evalHost(e: Expr, env: Map<string, Value>): Value {
+  private evalHost(e: Expr, env: Env): Value {
     switch (e.kind) {
       case "Number":
         return e.isInt ? { kind: "int", value: e.value } : { kind: "float", value: e.value };
@@ -200,7 +221,7 @@ export class Session {
         return { kind: "bool", value: e.value };
       case "Name": {
         const v = env.get(e.name) ?? (this.results.has(e.name) ? { kind: "float" as const, value: this.results.get(e.name)! } : undefined);
-        if (!v) return fail(`unknown name '${e.name}' in run${didYouMean(e.name, [...env.keys()])}`, e);
+        if (!v) return fail(`unknown name '${e.name}' in run${didYouMean(e.name, [...env.names(), ...this.results.keys()])}`, e);
         return v;
       }
       case "Binary": {
@@ -233,11 +254,11 @@ export class Session {
     }
   }
 
-  private async execBlock(stmts: Stmt[], env: Map<string, Value>, top: boolean): Promise<void> {
+  private async execBlock(stmts: Stmt[], env: Env, top: boolean): Promise<void> {
     for (const s of stmts) await this.exec(s, env, top);
   }
 
-  private async exec(s: Stmt, env: Map<string, Value>, top: boolean): Promise<void> {
+  private async exec(s: Stmt, env: Env, top: boolean): Promise<void> {
     switch (s.kind) {
       case "For": {
         if (s.iterable.kind !== "Range") return fail("a run loop iterates over a range a..b", s.iterable);
@@ -246,8 +267,8 @@ export class Session {
         const bar = top && !this.progress && containsStepCall(s.body, this.compiled) ? new Progress({ total: b - a, label: this.compiled.program.name }) : null;
         if (bar) this.progress = bar;
         for (let i = a; i < b; i++) {
-          const inner = new Map(env);
-          inner.set(s.variable.name, { kind: "int", value: i });
+          const inner = env.child();
+          inner.define(s.variable.name, { kind: "int", value: i });
           await this.execBlock(s.body, inner, false);
           if (bar && this.events > this.resumeFrom) {
             bar.update(i - a + 1, Object.fromEntries([...this.lastLogs].map(([k, v]) => [k, Number(v.toPrecision(4))])));
@@ -270,10 +291,10 @@ export class Session {
         return;
       }
       case "Let":
-        env.set(s.name.name, this.evalHost(s.value, env));
+        env.define(s.name.name, this.evalHost(s.value, env));
         return;
       case "Assign":
-        env.set(s.name.name, this.evalHost(s.value, env));
+        if (!env.set(s.name.name, this.evalHost(s.value, env))) return fail(`'${s.name.name}' is not defined; declare it with 'let ${s.name.name} = ...'`, s.name);
         return;
       case "ExprStmt":
         return this.call(s.expr, env);
@@ -282,7 +303,7 @@ export class Session {
     }
   }
 
-  private async call(e: Expr, env: Map<string, Value>): Promise<void> {
+  private async call(e: Expr, env: Env): Promise<void> {
     if (e.kind !== "Call" || e.callee.kind !== "Name") return fail("a run statement is a call: a step, checkpoint(), evaluate(step) or print(...)", e);
     const name = e.callee.name;
     const steps = this.compiled.program.steps;
@@ -290,6 +311,7 @@ export class Session {
       if (e.args.length) return fail(`step ${name} takes no arguments in run (its batch comes from its data source)`, e);
       if (this.skip()) return;
       this.lastLogs = await this.runStep(name, e);
+      this.opts.onStep?.(name, this.lastLogs);
       return;
     }
     switch (name) {

@@ -199,6 +199,7 @@ export function fusedKernel(g: Graph, root: number, materialized: (id: number) =
   const outT = wgslType(n.type.dtype);
   const total = numel(n.type.shape);
   const body: string[] = [];
+  let split = false;
   if (n.op === "sum" || n.op === "max" || n.op === "argmax") {
     const x = n.inputs[0];
     const xs = g.shape(x);
@@ -209,10 +210,15 @@ export function fusedKernel(g: Graph, root: number, materialized: (id: number) =
     const keep = n.op === "argmax" ? false : !!n.attrs.keepdims;
     const keptShape = xs.filter((_, k) => !axes.includes(k));
     const outIdx = unravel("i", keep ? xs.map((d, k) => (axes.includes(k) ? 1 : d)) : keptShape);
+    const reduced = axes.map((k) => xs[k]);
+    const R = reduced.reduce((a, b) => a * b, 1);
+    // Few outputs over many elements: a workgroup per output, lanes stride the reduction.
+    split = n.op !== "argmax" && total <= 512 && R >= 1024;
+    const rIdx = split ? unravel("r", reduced) : axes.map((k) => `r${k}`);
     const inIdx: string[] = [];
     let j = 0;
     xs.forEach((_, k) => {
-      if (axes.includes(k)) inIdx.push(`r${k}`);
+      if (axes.includes(k)) inIdx.push(rIdx[axes.indexOf(k)]);
       else inIdx.push(keep ? outIdx[k] : outIdx[j++]);
     });
     const xt = wgslType(g.type(x).dtype);
@@ -220,20 +226,34 @@ export function fusedKernel(g: Graph, root: number, materialized: (id: number) =
     body.push(`var acc: ${xt} = ${init};`);
     if (n.op === "argmax") body.push("var best: i32 = 0;");
     let indent = "";
-    for (const k of axes) {
-      body.push(`${indent}for (var r${k}: i32 = 0; r${k} < ${xs[k]}; r${k}++) {`);
-      indent += "  ";
+    if (split) {
+      body.push(`for (var r: i32 = lane; r < ${R}; r += ${WORKGROUP}) {`);
+      indent = "  ";
+    } else {
+      for (const k of axes) {
+        body.push(`${indent}for (var r${k}: i32 = 0; r${k} < ${xs[k]}; r${k}++) {`);
+        indent += "  ";
+      }
     }
     const v = em.value(x, inIdx);
     for (const l of em.lines) body.push(indent + l);
     if (n.op === "sum") body.push(`${indent}acc += ${v};`);
     else if (n.op === "max") body.push(`${indent}acc = max(acc, ${v});`);
     else body.push(`${indent}if (${v} > acc) { acc = ${v}; best = r${axes[0]}; }`);
-    for (let k = axes.length - 1; k >= 0; k--) {
+    for (let k = split ? 0 : axes.length - 1; k >= 0; k--) {
       indent = indent.slice(2);
       body.push(`${indent}}`);
     }
-    body.push(n.op === "argmax" ? "out[i] = best;" : `out[i] = acc;`);
+    if (split) {
+      const combine = n.op === "sum" ? "acc += part[k];" : "acc = max(acc, part[k]);";
+      body.push(
+        "part[lane] = acc;",
+        "workgroupBarrier();",
+        "if (lane != 0) { return; }",
+        `for (var k = 1; k < ${WORKGROUP}; k++) { ${combine} }`,
+        "out[i] = acc;",
+      );
+    } else body.push(n.op === "argmax" ? "out[i] = best;" : `out[i] = acc;`);
   } else {
     const idx = unravel("i", n.type.shape);
     em.identity = idx;
@@ -246,18 +266,22 @@ export function fusedKernel(g: Graph, root: number, materialized: (id: number) =
   const decls = em.reads.map((id, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<${wgslType(g.type(id).dtype)}>;`);
   decls.push(`@group(0) @binding(${em.reads.length}) var<storage, read_write> out: array<${outT}>;`);
   const helpers = [...em.helpers].sort().map((h) => (h === "randn" ? wgslHash : wgslHelpers[h]));
-  const wgsl = [
-    ...decls,
-    ...helpers,
-    `@compute @workgroup_size(${WORKGROUP})`,
-    "fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {",
-    `  let i = i32(gid.x + gid.y * nwg.x * ${WORKGROUP}u);`,
-    `  if (i >= ${total}) { return; }`,
-    ...body.map((l) => "  " + l),
-    "}",
-    "",
-  ].join("\n");
-  return { wgsl, reads: em.reads, inlined: [...em.inlined].sort((a, b) => a - b), threads: total };
+  const head = split
+    ? [
+        `var<workgroup> part: array<${wgslType(g.type(n.inputs[0]).dtype)}, ${WORKGROUP}>;`,
+        `@compute @workgroup_size(${WORKGROUP})`,
+        "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {",
+        "  let i = i32(wid.x);",
+        "  let lane = i32(li);",
+      ]
+    : [
+        `@compute @workgroup_size(${WORKGROUP})`,
+        "fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {",
+        `  let i = i32(gid.x + gid.y * nwg.x * ${WORKGROUP}u);`,
+        `  if (i >= ${total}) { return; }`,
+      ];
+  const wgsl = [...decls, ...helpers, ...head, ...body.map((l) => "  " + l), "}", ""].join("\n");
+  return { wgsl, reads: em.reads, inlined: [...em.inlined].sort((a, b) => a - b), threads: split ? total * WORKGROUP : total };
 }
 
 /** Workgroup counts for `threads` invocations of WORKGROUP lanes, within the 65535 limit. */

@@ -1,6 +1,6 @@
 // Kernels for ops that are not fused elementwise work: matmul and convolutions (generated
 // by compiler/kernels with shapes in uniforms, so one pipeline serves many sizes) and the
-// embedding gather/scatter.
+// embedding gather.
 import { type Graph, type IrNode, numel } from "../ir.ts";
 import { matmulKernel } from "../kernels/matmul.ts";
 import { convDims } from "../ops/conv.ts";
@@ -31,8 +31,6 @@ export function heavyKernel(g: Graph, n: IrNode, target: Target, epilogue?: Epil
       return conv(g, n, target, epilogue);
     case "gather":
       return gather(g, n);
-    case "scatter_add":
-      return scatterAdd(g, n);
   }
   throw new Error(`internal: no kernel for ${n.op}`);
 }
@@ -116,28 +114,5 @@ function gather(g: Graph, n: IrNode): HeavyKernel {
     bindings: [{ kind: "value", id: table }, { kind: "value", id: ids }, { kind: "out" }],
     workgroups: dispatch1d(total),
     flops: 0,
-  };
-}
-
-function scatterAdd(g: Graph, n: IrNode): HeavyKernel {
-  const [src, ids] = n.inputs;
-  const [V, D] = n.type.shape;
-  const P = numel(g.shape(ids));
-  const total = V * D;
-  // One lane per output element scanning all ids: deterministic, no float atomics.
-  const wgsl = simple(
-    [
-      "@group(0) @binding(0) var<storage, read> src: array<f32>;",
-      "@group(0) @binding(1) var<storage, read> ids: array<i32>;",
-      "@group(0) @binding(2) var<storage, read_write> out: array<f32>;",
-    ].join("\n"),
-    total,
-    `  let v = i / ${D};\n  let d = i % ${D};\n  var acc = 0.0;\n  for (var p = 0; p < ${P}; p++) {\n    if (ids[p] == v) { acc += src[p * ${D} + d]; }\n  }\n  out[i] = acc;`,
-  );
-  return {
-    wgsl,
-    bindings: [{ kind: "value", id: src }, { kind: "value", id: ids }, { kind: "out" }],
-    workgroups: dispatch1d(total),
-    flops: total * P,
   };
 }

@@ -323,10 +323,10 @@ def("iota", {
   example: "iota([T], axis: 0)",
   impl: (el, a, at) => T(el.at(at, () => el.g.op("iota", [], { shape: a.shape as number[], axis: a.axis as number, dtype: "i32" }))),
 });
-def("float", {
+def("to_float", {
   params: [tensorParam("x")],
   doc: "convert to f32",
-  example: "float(ids)",
+  example: "to_float(ids)",
   impl: (el, a, at) => T(el.at(at, () => el.g.op("cast", [a.x as number], { dtype: "f32" }))),
 });
 def("shape", {

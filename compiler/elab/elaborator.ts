@@ -74,7 +74,8 @@ export class Elaborator {
   readonly g = new Graph();
   private seedInput: number | null = null;
   private randnStreams = 0;
-  private callDepth = 0;
+  /** The block calls being elaborated, outermost first. */
+  private calls: Node[] = [];
 
   constructor(readonly ctx: ElabContext) {}
 
@@ -148,6 +149,11 @@ export class Elaborator {
             `the data source '${obj.source.name.name}' has no field '${e.member.name}'${didYouMean(e.member.name, obj.fields.keys())}; fields: ${[...obj.fields.keys()].join(", ")}`,
             e.member,
           );
+        }
+        if (obj.kind === "data") {
+          const c = obj.constants[e.member.name];
+          if (c !== undefined) return int(c);
+          return fail(`data source '${obj.name}' has no constant '${e.member.name}'${didYouMean(e.member.name, Object.keys(obj.constants))}`, e.member);
         }
         if (obj.kind === "tensor" && e.member.name === "shape") {
           return { kind: "list", items: this.g.shape(obj.id).map(int) };
@@ -230,6 +236,11 @@ export class Elaborator {
     }
     const name = opName[e.op];
     if (!name) return fail(`'${e.op}' is not defined for ${describe(l)} and ${describe(r)}`, e);
+    for (const [s, t] of [[l, r], [r, l]]) {
+      if (s.kind === "float" && !Number.isInteger(s.value) && t.kind === "tensor" && this.g.type(t.id).dtype === "i32") {
+        return fail(`'${e.op}' of an i32 tensor and ${describe(s)} would truncate ${s.value} to an int`, e);
+      }
+    }
     return this.at(e, () => {
       // Scalars adopt the tensor's dtype so `ids == 3` compares i32 with i32.
       const lt = l.kind === "tensor" ? this.g.type(l.id) : null;
@@ -260,7 +271,10 @@ export class Elaborator {
     binding: string | null,
   ): Value {
     const decl = callee.decl;
-    if (++this.callDepth > 64) return fail(`block ${decl.name.name} calls itself too deeply (recursion?)`, call);
+    if (this.calls.push(call) > 64) {
+      this.calls.pop();
+      return fail(`block ${decl.name.name} calls itself too deeply (recursion?)`, call);
+    }
     try {
       const env = new Env();
       const bound = new Map(callee.bound);
@@ -314,7 +328,7 @@ export class Elaborator {
       if (decl.returns) this.checkType(result, decl.returns, env, `the result of ${decl.name.name}`, call);
       return result;
     } finally {
-      this.callDepth--;
+      this.calls.pop();
     }
   }
 
@@ -404,7 +418,8 @@ export class Elaborator {
         const init = s.init ? evalInit(this, s.init, f.env, type) : { kind: "zeros" as const };
         const name = f.scope.path ? `${f.scope.path}.${s.name.name}` : s.name.name;
         if (f.env.hasOwn(s.name.name)) return fail(`'${s.name.name}' is already defined in this block`, s.name);
-        const info = this.ctx.registry.declare({ name, type, init, adaptable: s.adaptable, state: false, loc: s.range });
+        const via = this.calls[0]?.range ?? null;
+        const info = this.ctx.registry.declare({ name, type, init, adaptable: s.adaptable, state: false, loc: s.range, via });
         f.env.define(s.name.name, { kind: "tensor", id: this.ctx.registry.node(this.g, info) });
         return;
       }

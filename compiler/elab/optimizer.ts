@@ -16,6 +16,8 @@ export interface OptimizerSpec {
   clipNorm: number; // 0: no clipping
   schedule: "constant" | "cosine" | "linear";
   warmup: number;
+  /** Exponential moving average of the weights (0: none), kept as state `<opt>.ema.<param>`. */
+  ema: number;
 }
 
 /** The host-side scalars an optimizer step needs, for optimizer step number t (1-based). */
@@ -68,9 +70,11 @@ export function emitOptimizer(g: Graph, o: OptimizerSpec, registry: ParamRegistr
       const vhat = g.div(v2, bc2);
       let step = g.div(mhat, g.add(g.op("sqrt", [vhat]), g.const(o.eps)));
       if (o.weightDecay > 0) step = g.add(step, g.scale(param, o.weightDecay));
-      g.updates.set(param, g.sub(param, g.mul(lr, step)));
+      const next = g.sub(param, g.mul(lr, step));
+      g.updates.set(param, next);
       g.updates.set(m, m2);
       g.updates.set(v, v2);
+      emitEma(g, o, registry, param, next);
     });
   } else {
     pairs.forEach(({ param }, k) => {
@@ -81,7 +85,17 @@ export function emitOptimizer(g: Graph, o: OptimizerSpec, registry: ParamRegistr
         d = g.add(g.scale(buf, o.momentum), d);
         g.updates.set(buf, d);
       }
-      g.updates.set(param, g.sub(param, g.mul(lr, d)));
+      const next = g.sub(param, g.mul(lr, d));
+      g.updates.set(param, next);
+      emitEma(g, o, registry, param, next);
     });
   }
+}
+
+function emitEma(g: Graph, o: OptimizerSpec, registry: ParamRegistry, param: number, next: number) {
+  if (!(o.ema > 0)) return;
+  const p = g.node(param);
+  const info = registry.declare({ name: `${o.name}.ema.${p.name}`, type: p.type, init: { kind: "copy", of: p.name! }, adaptable: false, state: true, loc: p.loc });
+  const ema = registry.node(g, info);
+  g.updates.set(ema, g.add(g.scale(ema, o.ema), g.scale(next, 1 - o.ema)));
 }

@@ -12,7 +12,8 @@ export type Init =
   | { kind: "normal"; std: number }
   | { kind: "uniform"; limit: number }
   | { kind: "glorot" } // uniform, limit sqrt(6 / (fan_in + fan_out))
-  | { kind: "he" }; // normal, std sqrt(2 / fan_in)
+  | { kind: "he" } // normal, std sqrt(2 / fan_in)
+  | { kind: "copy"; of: string }; // starts equal to another parameter (EMA weights)
 
 export interface ParamInfo {
   name: string;
@@ -22,6 +23,8 @@ export interface ParamInfo {
   /** Optimizer state and other non-trainable persistent tensors. */
   state: boolean;
   loc: SourceRange | null;
+  /** The outermost block call that created it (diagnostics: which call gave which shape). */
+  via?: SourceRange | null;
 }
 
 export class ParamRegistry {
@@ -38,7 +41,9 @@ export class ParamRegistry {
         `parameter '${info.name}' is ${showType(info.type)} here but ${showType(prev.type)} where it was first created`,
         info.loc,
       );
-      d.notes = [{ message: "first created here", range: prev.loc }];
+      d.notes = [];
+      if (info.via) d.notes.push({ message: `created as ${showType(info.type)} by this call`, range: info.via });
+      d.notes.push({ message: `first created as ${showType(prev.type)} ${prev.via ? "by this call" : "here"}`, range: prev.via ?? prev.loc });
       throw new CompileError([d]);
     }
     return prev;

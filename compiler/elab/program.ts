@@ -1,7 +1,7 @@
 // Elaborates a whole program: settings (with --set overrides), models, data sources,
 // optimizers, and one static IR graph per step. The `run` block stays syntax: the host
 // interprets it (runtime/host.ts).
-import type { BlockDecl, CallExpr, DataMember, FileAst, Node, ProgramDecl, Stmt, StepMember } from "../../grammar/ast.ts";
+import type { BlockDecl, CallExpr, DataMember, FileAst, Ident, Node, ProgramDecl, Stmt, StepMember } from "../../grammar/ast.ts";
 import { grad } from "../autodiff.ts";
 import { CompileError, type Diagnostic, didYouMean, error } from "../diagnostics.ts";
 import type { Graph } from "../ir.ts";
@@ -9,6 +9,7 @@ import { dataSchemas } from "./datasources.ts";
 import { Elaborator, Env, type Frame } from "./elaborator.ts";
 import { emitOptimizer, type OptimizerSpec } from "./optimizer.ts";
 import { ParamRegistry } from "./params.ts";
+import { checkRun } from "./run-check.ts";
 import { asBool, asInt, asNumber, asString, describe, fail, float, int, type Value } from "./values.ts";
 
 export interface DataSpec {
@@ -61,7 +62,9 @@ export function collectBlocks(files: Iterable<FileAst>): { blocks: Map<string, B
 export function parseSetting(decl: ProgramDecl, name: string, text: string): Value {
   const p = decl.params.find((q) => q.name.name === name);
   if (!p) {
-    throw new CompileError([error(`program ${decl.name.name} has no setting '${name}'${didYouMean(name, decl.params.map((q) => q.name.name))}; settings: ${decl.params.map((q) => q.name.name).join(", ")}`, null)]);
+    const d = error(`program ${decl.name.name} has no setting '${name}'${didYouMean(name, decl.params.map((q) => q.name.name))}; settings: ${decl.params.map((q) => q.name.name).join(", ") || "none"}`, null);
+    d.notes = [{ message: `program ${decl.name.name} is declared here`, range: decl.name.range }];
+    throw new CompileError([d]);
   }
   const t = p.type?.kind === "ScalarType" ? p.type.name : null;
   const bad = (want: string) => {
@@ -70,7 +73,7 @@ export function parseSetting(decl: ProgramDecl, name: string, text: string): Val
     return new CompileError([d]);
   };
   if (t === "int") {
-    if (!/^-?\d+$/.test(text)) throw bad("an int");
+    if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw bad("an int");
     return int(Number(text));
   }
   if (t === "float") {
@@ -140,6 +143,7 @@ export function elaborateProgram(
         claim(m.name.name, m.name);
         const spec = dataSpec(base, m, frame);
         data.set(m.name.name, spec);
+        env.define(m.name.name, { kind: "data", name: m.name.name, constants: dataSchemas[spec.source].constants?.(spec.args) ?? {} });
         break;
       }
       case "Optimizer": {
@@ -161,7 +165,8 @@ export function elaborateProgram(
     if (m.kind !== "Step") continue;
     steps.set(m.name.name, elaborateStep(ctx, m, env, data, optimizers));
   }
-  // Steps are callable by name in `run`; reserve the names.
+  // Steps are callable by name in `run`; the host interprets it, after these static checks.
+  checkRun(run ?? [], settings, steps);
   return { name: decl.name.name, decl, settings, registry, data, optimizers, steps, run: run ?? [] };
 }
 
@@ -222,7 +227,7 @@ function dataSpec(el: Elaborator, m: DataMember, f: Frame): DataSpec {
 function optimizerSpec(el: Elaborator, name: string, call: CallExpr, f: Frame): OptimizerSpec {
   const kind = call.callee.kind === "Name" ? call.callee.name : "";
   if (kind !== "adamw" && kind !== "adam" && kind !== "sgd") return fail(`unknown optimizer '${kind}'${didYouMean(kind, ["adamw", "adam", "sgd"])}; use adamw, adam or sgd`, call.callee);
-  const keys = ["lr", "beta1", "beta2", "eps", "weight_decay", "momentum", "clip_norm", "schedule", "warmup"];
+  const keys = ["lr", "beta1", "beta2", "eps", "weight_decay", "momentum", "clip_norm", "schedule", "warmup", "ema"];
   const a = namedArgs(el, call, f, keys, `optimizer ${kind}`);
   const num = (k: string, d: number) => {
     const g = a.get(k);
@@ -247,11 +252,12 @@ function optimizerSpec(el: Elaborator, name: string, call: CallExpr, f: Frame): 
     clipNorm: num("clip_norm", 0),
     schedule: schedule as OptimizerSpec["schedule"],
     warmup: Math.round(num("warmup", 0)),
+    ema: num("ema", 0),
   };
 }
 
 class StepElaborator extends Elaborator {
-  minimize: { loss: number; over: Value[]; optimizer: string; at: Node } | null = null;
+  minimize: { loss: number; over: Value[]; optimizer: Ident; at: Node } | null = null;
 
   override execStepStmt(s: Stmt, f: Frame): void {
     if (s.kind === "Log") {
@@ -269,7 +275,7 @@ class StepElaborator extends Elaborator {
       if (this.minimize) return fail("a step has at most one 'minimize'", s);
       const loss = this.tensor(this.evalExpr(s.loss, f), "the loss", s.loss);
       if (this.g.shape(loss).length !== 0) return fail(`the loss must be a scalar, got [${this.g.shape(loss).join(", ")}]`, s.loss);
-      this.minimize = { loss, over: s.over.map((o) => this.evalExpr(o, f)), optimizer: s.optimizer.name, at: s };
+      this.minimize = { loss, over: s.over.map((o) => this.evalExpr(o, f)), optimizer: s.optimizer, at: s };
       return;
     }
     super.execStepStmt(s, f);
@@ -304,7 +310,8 @@ function elaborateStep(
   let optimizer: OptimizerSpec | null = null;
   if (el.minimize) {
     const mz = el.minimize;
-    optimizer = optimizers.get(mz.optimizer) ?? fail(`unknown optimizer '${mz.optimizer}'${didYouMean(mz.optimizer, optimizers.keys())}`, mz.at);
+    const o = mz.optimizer;
+    optimizer = optimizers.get(o.name) ?? fail(`unknown optimizer '${o.name}'${didYouMean(o.name, optimizers.keys())}`, o);
     const g = el.g;
     const prefixes: string[] = [];
     const exact = new Set<number>();

@@ -13,7 +13,8 @@ export type Value =
   | { kind: "block"; decl: BlockDecl; bound: Map<string, Value>; scope: string | null }
   | { kind: "builtin"; name: string }
   | { kind: "batch"; source: DataMember; fields: Map<string, Value> }
-  | { kind: "range"; start: number; end: number };
+  | { kind: "range"; start: number; end: number }
+  | { kind: "data"; name: string; constants: Record<string, number> };
 
 export const int = (value: number): Value => ({ kind: "int", value });
 export const float = (value: number): Value => ({ kind: "float", value });
@@ -39,6 +40,8 @@ export function describe(v: Value): string {
       return `a batch of ${v.source.name.name}`;
     case "range":
       return `range ${v.start}..${v.end}`;
+    case "data":
+      return `data source ${v.name}`;
   }
 }
 

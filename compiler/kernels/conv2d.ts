@@ -6,7 +6,7 @@
 // Shapes, stride and padding live in a uniform; only `stride` may optionally be baked in
 // (backward input divides by it per element, which a constant 1 or 2 makes free).
 import type { Epilogue } from "./epilogue.ts";
-import { gemmWgsl, gemmWorkgroups, LAVAPIPE_SCHEDULE, type Schedule } from "./gemm.ts";
+import { gemmWgsl, gemmWorkgroups, LAVAPIPE_SCHEDULE, rowGroups, type Schedule } from "./gemm.ts";
 
 export interface ConvShape {
   N: number;
@@ -45,7 +45,7 @@ export function convOutSize(s: ConvShape): { Ho: number; Wo: number } {
 const PARAMS = `struct Params {
   N: u32, C: u32, H: u32, W: u32, O: u32, KH: u32, KW: u32, Ho: u32,
   Wo: u32, stride: u32, pad: u32, HW: u32, HoWo: u32, CKK: u32, KK: u32, invKK: f32,
-  invHoWo: f32, invS: f32, p0: u32, p1: u32,
+  invHoWo: f32, invS: f32, gy: u32, p1: u32,
 }`;
 
 // Quotient of a per-lane value by a uniform divisor: float reciprocal plus one correction
@@ -57,7 +57,8 @@ const FDIV = `fn fdiv(a: u32, d: u32, inv: f32) -> u32 {
   return q;
 }`;
 
-export function convUniforms(s: ConvShape): Uint32Array {
+/** `gy` = row groups per workgroup for a GEMM with `M` rows (see gemm.ts). */
+export function convUniforms(s: ConvShape, gy = 1): Uint32Array {
   const { Ho, Wo } = convOutSize(s);
   const KK = s.KH * s.KW;
   const u = new Uint32Array(20);
@@ -67,6 +68,7 @@ export function convUniforms(s: ConvShape): Uint32Array {
   f[15] = 1 / KK;
   f[16] = 1 / (Ho * Wo);
   f[17] = 1 / s.stride;
+  u[18] = gy;
   return u;
 }
 
@@ -92,7 +94,7 @@ function finish(
     wgsl,
     bindings: 4 + (o.epilogue?.bindings ?? 0),
     workgroups: (s) => gemmWorkgroups(...dims(s), schedule),
-    uniforms: convUniforms,
+    uniforms: (s) => convUniforms(s, rowGroups(dims(s)[0], schedule)),
   };
 }
 

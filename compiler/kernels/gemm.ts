@@ -13,7 +13,7 @@ import { identityEpilogue } from "./epilogue.ts";
 export interface Schedule {
   /** Output rows per lane (accumulators are `rows` vec4s). */
   rows: number;
-  /** Workgroup size along y (row blocks); x is always 8 lanes (one A-sharing group). */
+  /** 8-lane groups per workgroup (a power of two); they split rows and columns at run time. */
   wgY: number;
   /** Consecutive k per lane per A fetch: 4 (vec4 A loads) or 1 (scalar, fewer live registers). */
   kVec: 1 | 4;
@@ -28,7 +28,8 @@ export const LANES = 8;
 /**
  * Operand access for one GEMM C[M,N] += A[M,K] * B[K,N] per batch element `bz`.
  * Everything is WGSL text. In scope for the hooks: `row0`, `col0` (first row/column of the
- * lane), `bz` (batch index), `lane`, and the uniform struct `P` declared by `decls`.
+ * lane), `bz` (batch index), `lane`, `M`, `N`, `K`, and the uniform struct `P`, which must
+ * have a u32 field `gy` (see `rowGroups`).
  */
 export interface GemmHooks {
   /** Struct, bindings 0..(n-1) and helper functions. */
@@ -48,16 +49,16 @@ export interface GemmHooks {
    * each vec4 A[row0 + r][ka .. ka + 3]. vec4 loads beat four scalar loads on lavapipe.
    */
   aFast?: string;
-  /** Optional fast path: statements defining `b0..b3` = B[kb + j][col0 .. col0 + 3], then
-   * advancing B's k-state by 4. */
-  bFast?: string;
   /** Statements initialising B's k-state at k = 0. */
   bInit: string;
   /** Scalar B[k][col0 + j] for the current k-state. */
   bLoad(j: number): string;
   /** Statements advancing B's k-state by one. */
   bAdvance: string;
-  /** Output offset of (row0 + r, column c) with `row`, `col` in scope; flat index into C. */
+  /** Optional fast path: statements defining `b0..b3` = B[kb + j][col0 .. col0 + 3], then
+   * advancing B's k-state by 4. */
+  bFast?: string;
+  /** Flat output index of (`row`, `col`) (both in scope) into C. */
   cIndex: string;
 }
 
@@ -69,29 +70,87 @@ export interface GemmOptions {
   epilogueBinding: number;
 }
 
-function vec4(parts: string[]): string {
+export function vec4(parts: string[]): string {
   return `vec4<f32>(${parts.join(", ")})`;
+}
+
+/** Appends trimmed lines of `text` at an indent. */
+export type Emit = (indent: number, text: string) => void;
+
+export function makeEmitter(): { L: string[]; emit: Emit } {
+  const L: string[] = [];
+  const emit: Emit = (indent, text) => {
+    for (const line of text.split("\n")) if (line.trim()) L.push("  ".repeat(indent) + line.trim());
+  };
+  return { L, emit };
+}
+
+/**
+ * Module prologue and the start of `main`: defines lane, bz, row0, col0 (first column, not
+ * clamped), and sgBase (first subgroup lane of the 8-group) with subgroups.
+ * Groups of a workgroup split into P.gy row blocks x (wgY / P.gy) column blocks, so small-M
+ * problems do not waste lanes on clamped rows.
+ */
+export function kernelHead(
+  emit: Emit,
+  L: string[],
+  decls: string,
+  o: GemmOptions,
+  s: Schedule,
+): void {
+  const ep = o.epilogue ?? identityEpilogue;
+  if (o.subgroups) L.push("enable subgroups;");
+  L.push(decls.trim());
+  const epDecls = ep.decls(o.epilogueBinding).trim();
+  if (epDecls) L.push(epDecls);
+  L.push(ep.fn.trim());
+  L.push("");
+  L.push(`@compute @workgroup_size(${LANES}, ${s.wgY}, 1)`);
+  const sgArg = o.subgroups ? ",\n  @builtin(subgroup_invocation_id) sgi: u32" : "";
+  L.push(
+    `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>${sgArg}) {`,
+  );
+  emit(1, `let lane = lid.x;`);
+  emit(1, `let bz = wg.z;`);
+  emit(1, `let gy = P.gy;`);
+  emit(1, `let row0 = (wg.y * gy + lid.y % gy) * ${s.rows}u;`);
+  emit(1, `let col0 = ((wg.x * (${s.wgY}u / gy) + lid.y / gy) * ${LANES}u + lane) * 4u;`);
+  // Lanes of one 8-group are assumed to be 8 consecutive subgroup lanes in x order.
+  if (o.subgroups) emit(1, `let sgBase = sgi & ${~(LANES - 1) >>> 0}u;`);
+}
+
+/** Guarded store of the `rows` x 4 accumulators through the epilogue. */
+export function emitStore(emit: Emit, rows: number, cIndex: string): void {
+  const comps = ["x", "y", "z", "w"];
+  // Rows/columns past the edge were computed from clamped loads and are dropped.
+  for (let r = 0; r < rows; r++) {
+    emit(1, `if (row0 + ${r}u < M) {`);
+    emit(2, `let row = row0 + ${r}u;`);
+    for (let j = 0; j < 4; j++) {
+      emit(2, `if (col0 + ${j}u < N) {`);
+      emit(3, `let col = col0 + ${j}u;`);
+      emit(3, `let i = ${cIndex};`);
+      emit(3, `C[i] = epilogue(acc${r}.${comps[j]}, i);`);
+      emit(2, `}`);
+    }
+    emit(1, `}`);
+  }
 }
 
 export function gemmWgsl(h: GemmHooks, o: GemmOptions): string {
   const s = o.schedule ?? LAVAPIPE_SCHEDULE;
-  const ep = o.epilogue ?? identityEpilogue;
   const R = s.rows;
-  const rs = [...Array(R).keys()];
-  const js = [0, 1, 2, 3];
-  const comps = ["x", "y", "z", "w"];
-  const L: string[] = [];
-  const emit = (indent: number, text: string) => {
-    for (const line of text.split("\n")) if (line.trim()) L.push("  ".repeat(indent) + line.trim());
-  };
-
   const KV = s.kVec;
+  const rs = [...Array(R).keys()];
   const jv = [...Array(KV).keys()];
+  const comps = ["x", "y", "z", "w"];
+  const { L, emit } = makeEmitter();
+
   // KV B vec4s for k .. k+KV-1, zeroed past K in the tail (0 * garbage could be NaN).
   const loadB = (ind: number, guard: boolean) => {
     if (KV === 4 && h.bFast && !guard) return emit(ind, h.bFast);
     for (const j of jv) {
-      const v = vec4(js.map((c) => h.bLoad(c)));
+      const v = vec4([0, 1, 2, 3].map((c) => h.bLoad(c)));
       emit(ind, guard ? `let b${j} = select(vec4<f32>(0.0), ${v}, kb + ${j}u < K);` : `let b${j} = ${v};`);
       emit(ind, h.bAdvance);
     }
@@ -118,22 +177,7 @@ export function gemmWgsl(h: GemmHooks, o: GemmOptions): string {
     }
   };
 
-  if (o.subgroups) L.push("enable subgroups;");
-  L.push(h.decls.trim());
-  const epDecls = ep.decls(o.epilogueBinding).trim();
-  if (epDecls) L.push(epDecls);
-  L.push(ep.fn.trim());
-  L.push("");
-  L.push(`@compute @workgroup_size(${LANES}, ${s.wgY}, 1)`);
-  const sgArg = o.subgroups ? ",\n  @builtin(subgroup_invocation_id) sgi: u32" : "";
-  L.push(
-    `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>${sgArg}) {`,
-  );
-  emit(1, `let lane = lid.x;`);
-  emit(1, `let bz = wg.z;`);
-  emit(1, `let col0 = (wg.x * ${LANES}u + lane) * 4u;`);
-  // With wgY = 1 the rows depend on the workgroup id only, which the JIT can prove uniform.
-  emit(1, s.wgY === 1 ? `let row0 = wg.y * ${R}u;` : `let row0 = (wg.y * ${s.wgY}u + lid.y) * ${R}u;`);
+  kernelHead(emit, L, h.decls, o, s);
   emit(1, `let M = ${h.M};`);
   emit(1, `let N = ${h.N};`);
   emit(1, `let K = ${h.K};`);
@@ -143,10 +187,8 @@ export function gemmWgsl(h: GemmHooks, o: GemmOptions): string {
   emit(1, `var kb = 0u;`);
 
   if (o.subgroups) {
-    // Lanes of one 8-group are assumed to be 8 consecutive subgroup lanes in x order.
     // Rolled loop over source lanes: unrolled broadcasts JIT slowly and ran 2x slower.
     const chunk = LANES * KV;
-    emit(1, `let sgBase = sgi & ${~(LANES - 1) >>> 0}u;`);
     emit(1, `let kFull = K - K % ${chunk}u;`);
     const body = (guard: boolean) => {
       loadA(2, guard);
@@ -183,34 +225,29 @@ export function gemmWgsl(h: GemmHooks, o: GemmOptions): string {
     fmas(2, (r) => `a${r}`);
     emit(1, `}`);
   }
-
-  // Store: rows/columns past the edge were computed from clamped loads and are dropped.
-  for (const r of rs) {
-    emit(1, `if (row0 + ${r}u < M) {`);
-    emit(2, `let row = row0 + ${r}u;`);
-    for (const j of js) {
-      emit(2, `if (col0 + ${j}u < N) {`);
-      emit(3, `let col = col0 + ${j}u;`);
-      emit(3, `let i = ${h.cIndex};`);
-      emit(3, `C[i] = epilogue(acc${r}.${comps[j]}, i);`);
-      emit(2, `}`);
-    }
-    emit(1, `}`);
-  }
+  emitStore(emit, R, h.cIndex);
   L.push("}");
   return L.join("\n") + "\n";
 }
 
-/** Workgroup grid for an M x N output per batch element. */
+/** Row blocks per workgroup: enough 8-groups for M, a power of two up to wgY. */
+export function rowGroups(M: number, s: Schedule = LAVAPIPE_SCHEDULE): number {
+  let gy = 1;
+  while (gy < s.wgY && gy * s.rows < M) gy *= 2;
+  return gy;
+}
+
+/** Workgroup grid for an M x N output per batch element (matches `rowGroups`). */
 export function gemmWorkgroups(
   M: number,
   N: number,
   batch: number,
-  schedule: Schedule = LAVAPIPE_SCHEDULE,
+  s: Schedule = LAVAPIPE_SCHEDULE,
 ): [number, number, number] {
+  const gy = rowGroups(M, s);
   return [
-    Math.max(1, Math.ceil(N / (LANES * 4))),
-    Math.max(1, Math.ceil(M / (schedule.wgY * schedule.rows))),
+    Math.max(1, Math.ceil(N / (LANES * 4 * (s.wgY / gy)))),
+    Math.max(1, Math.ceil(M / (s.rows * gy))),
     Math.max(1, batch),
   ];
 }

@@ -1,7 +1,7 @@
 // Batched matmul C[b] = op(A[b]) @ op(B[b]) as WGSL text. Shapes live in a uniform so one
 // pipeline per (transA, transB, subgroups, vec4, epilogue, schedule) serves every size.
 import type { Epilogue } from "./epilogue.ts";
-import { gemmWgsl, gemmWorkgroups, LAVAPIPE_SCHEDULE, type Schedule } from "./gemm.ts";
+import { gemmWgsl, gemmWorkgroups, LAVAPIPE_SCHEDULE, rowGroups, type Schedule } from "./gemm.ts";
 
 export interface MatmulOptions {
   /** A is stored [K, M] (row-major) and used transposed. */
@@ -57,7 +57,7 @@ export function matmulVec4Ok(
 
 const decls = (v: boolean) => {
   const t = v ? "vec4<f32>" : "f32";
-  return `struct Params { M: u32, N: u32, K: u32, batch: u32, strideA: u32, strideB: u32, strideC: u32, pad: u32 }
+  return `struct Params { M: u32, N: u32, K: u32, batch: u32, strideA: u32, strideB: u32, strideC: u32, gy: u32 }
 @group(0) @binding(0) var<storage, read> A: array<${t}>;
 @group(0) @binding(1) var<storage, read> B: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
@@ -146,6 +146,6 @@ export function matmulKernel(opts: MatmulOptions): MatmulKernel {
     bindings: 4 + (opts.epilogue?.bindings ?? 0),
     workgroups: (M, N, batch) => gemmWorkgroups(M, N, batch, schedule),
     uniforms: (p) =>
-      new Uint32Array([p.M, p.N, p.K, p.batch, p.strideA, p.strideB, p.strideC, 0]),
+      new Uint32Array([p.M, p.N, p.K, p.batch, p.strideA, p.strideB, p.strideC, rowGroups(p.M, schedule)]),
   };
 }

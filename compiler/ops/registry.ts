@@ -16,7 +16,7 @@ export type OpKind =
   | "reduce"
   | "matmul"
   | "conv"
-  | "other"; // gather, scatter, concat: own kernels
+  | "other"; // gather, concat: own kernels
 
 export interface OpDoc {
   summary: string;

@@ -50,6 +50,9 @@ const cases: Case[] = [
   { name: "concat", types: [f(3, 5), f(3, 2)], build: (g, [x, y]) => g.op("concat", [x, y], { axis: 1 }) },
   { name: "sum", types: [f(3, 5, 7)], build: (g, [x]) => g.sum(x, [0, 2], false) },
   { name: "sum keepdims", types: [f(3, 5, 7)], build: (g, [x]) => g.sum(g.op("exp", [x]), [1], true) },
+  { name: "sum split (few outputs, many elements)", types: [f(3, 37, 41)], build: (g, [x]) => g.sum(g.op("square", [x]), [1, 2], false) },
+  { name: "full sum split", types: [f(33, 65)], build: (g, [x]) => g.sum(x, [0, 1], false) },
+  { name: "max split", types: [f(2, 3000)], build: (g, [x]) => g.op("max", [x], { axes: [1], keepdims: true }) },
   { name: "max", types: [f(5, 7)], build: (g, [x]) => g.op("max", [x], { axes: [1], keepdims: false }) },
   { name: "matmul", types: [f(7, 5), f(5, 9)], build: (g, [a, b]) => g.op("matmul", [a, b]) },
   { name: "matmul aligned", types: [f(16, 32), f(32, 8)], build: (g, [a, b]) => g.op("matmul", [a, b]) },
@@ -93,7 +96,7 @@ describe("WGSL kernels match the float64 reference", () => {
     it(`${c.name} backward`, async () => expect(await check(c, true)).toBeLessThan(1e-4));
   }
 
-  it("gather and its derivative (scatter_add)", async () => {
+  it("gather and its derivative (a one-hot matmul)", async () => {
     const g = new Graph();
     const t = g.input("t", f(6, 5));
     const ids = g.input("ids", i32(3, 4));

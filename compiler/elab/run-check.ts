@@ -1,0 +1,113 @@
+// Static checks of a program's `run` block. The host interprets it (runtime/session.ts), but a
+// misspelt command after a long training loop must be reported by `cldc check` and before
+// training starts, not when the loop is done. The rules mirror the session's interpreter:
+// statements are calls, loops, ifs and lets; expressions are numbers, strings, bools, names
+// and arithmetic/comparisons on them.
+import type { Expr, Stmt } from "../../grammar/ast.ts";
+import { didYouMean } from "../diagnostics.ts";
+import { Env } from "./elaborator.ts";
+import type { StepGraph } from "./program.ts";
+import { fail, type Value } from "./values.ts";
+
+export const RUN_COMMANDS = ["checkpoint", "evaluate", "print"];
+export const RUN_OPERATORS = ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">="];
+
+export function checkRun(run: Stmt[], settings: Map<string, Value>, steps: Map<string, StepGraph>) {
+  const env = new Env();
+  for (const [k, v] of settings) env.define(k, v);
+  // evaluate(step) defines the step's logged means as names for later statements.
+  const results = new Set<string>();
+  collectEvaluated(run, steps, results);
+  const known: Value = { kind: "bool", value: true }; // names only matter here, not values
+  for (const r of results) if (!env.has(r)) env.define(r, known);
+  block(run, env, steps);
+}
+
+function collectEvaluated(stmts: Stmt[], steps: Map<string, StepGraph>, out: Set<string>) {
+  for (const s of stmts) {
+    if (s.kind === "For") collectEvaluated(s.body, steps, out);
+    if (s.kind === "If") collectEvaluated([...s.then, ...(s.otherwise ?? [])], steps, out);
+    if (s.kind !== "ExprStmt" || s.expr.kind !== "Call" || s.expr.callee.kind !== "Name" || s.expr.callee.name !== "evaluate") continue;
+    const arg = s.expr.args[0]?.value;
+    const step = arg?.kind === "Name" ? steps.get(arg.name) : undefined;
+    for (const k of step?.graph.outputs.keys() ?? []) out.add(k);
+  }
+}
+
+function block(stmts: Stmt[], env: Env, steps: Map<string, StepGraph>) {
+  for (const s of stmts) stmt(s, env, steps);
+}
+
+function stmt(s: Stmt, env: Env, steps: Map<string, StepGraph>) {
+  const known: Value = { kind: "bool", value: true };
+  switch (s.kind) {
+    case "For": {
+      if (s.iterable.kind !== "Range") return fail("a run loop iterates over a range a..b", s.iterable);
+      expr(s.iterable.start, env);
+      expr(s.iterable.end, env);
+      const inner = env.child();
+      inner.define(s.variable.name, known);
+      return block(s.body, inner, steps);
+    }
+    case "If":
+      expr(s.cond, env);
+      block(s.then, env, steps);
+      return block(s.otherwise ?? [], env, steps);
+    case "Let":
+      expr(s.value, env);
+      return env.define(s.name.name, known);
+    case "Assign":
+      expr(s.value, env);
+      if (!env.has(s.name.name)) return fail(`'${s.name.name}' is not defined; declare it with 'let ${s.name.name} = ...'`, s.name);
+      return;
+    case "ExprStmt":
+      return call(s.expr, env, steps);
+    default:
+      return fail(`'${s.kind.toLowerCase()}' is not allowed in a run block`, s);
+  }
+}
+
+function call(e: Expr, env: Env, steps: Map<string, StepGraph>) {
+  if (e.kind !== "Call" || e.callee.kind !== "Name") return fail("a run statement is a call: a step, checkpoint(), evaluate(step) or print(...)", e);
+  const name = e.callee.name;
+  if (steps.has(name)) {
+    if (e.args.length) return fail(`step ${name} takes no arguments in run (its batch comes from its data source)`, e);
+    return;
+  }
+  switch (name) {
+    case "checkpoint":
+      if (e.args.length) return fail("checkpoint() takes no arguments", e);
+      return;
+    case "evaluate": {
+      const arg = e.args[0]?.value;
+      if (e.args.length !== 1 || arg.kind !== "Name" || !steps.has(arg.name)) {
+        return fail(`evaluate takes a step name${arg?.kind === "Name" ? didYouMean(arg.name, steps.keys()) : ""}`, e);
+      }
+      if (!steps.get(arg.name)!.batch) return fail(`evaluate(${arg.name}): the step reads no data source`, arg);
+      return;
+    }
+    case "print":
+      for (const a of e.args) expr(a.value, env);
+      return;
+  }
+  return fail(`unknown step or command '${name}'${didYouMean(name, [...steps.keys(), ...RUN_COMMANDS])}`, e.callee);
+}
+
+function expr(e: Expr, env: Env) {
+  switch (e.kind) {
+    case "Number":
+    case "String":
+    case "Bool":
+      return;
+    case "Name":
+      if (!env.has(e.name)) fail(`unknown name '${e.name}' in run${didYouMean(e.name, env.names())}`, e);
+      return;
+    case "Binary":
+      if (!RUN_OPERATORS.includes(e.op)) fail(`'${e.op}' is not supported in run`, e);
+      expr(e.left, env);
+      expr(e.right, env);
+      return;
+    default:
+      fail("this expression is not supported in a run block", e);
+  }
+}
