@@ -16,6 +16,8 @@ export interface HostState {
   results?: Record<string, number>;
   /** Hash of the parameter names and shapes: refuses a checkpoint of another model. */
   modelHash: string;
+  /** The program file (relative to where cldc ran), to rebuild the model for sampling. */
+  entry?: string;
 }
 
 export function saveCheckpoint(path: string, tensors: Map<string, Float32Array | Int32Array>, shapes: Map<string, number[]>, state: HostState) {

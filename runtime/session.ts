@@ -105,6 +105,7 @@ export class Session {
       optimizerSteps: { ...this.optimizerSteps },
       results: Object.fromEntries(this.results),
       modelHash: modelHash(this.shapes),
+      entry: this.compiled.loaded.entry,
     };
     saveCheckpoint(this.checkpointPath, tensors, this.shapes, state);
     this.lastCheckpoint = Date.now();
@@ -145,6 +146,14 @@ export class Session {
       if (!Number.isFinite(v[0])) throw new NonFiniteError(`step ${name}: '${k}' is ${v[0]} at event ${this.events} (optimizer step ${o ? this.optimizerSteps[o.name] : "-"}); the last good checkpoint is ${this.checkpointPath}`);
     }
     return logs;
+  }
+
+  /** Runs a step whose inputs the host supplies (e.g. the sampler's denoise step). */
+  async call(name: string, feeds: Map<string, HostTensor>): Promise<Map<string, HostTensor>> {
+    const ex = this.executors.get(name);
+    if (!ex) throw new Error(`no step named '${name}'`);
+    if (ex.inputs.has("__seed") && !feeds.has("__seed")) feeds.set("__seed", Int32Array.of(hashU32((this.opts.seed * 7919 + this.events++) >>> 0) | 0));
+    return ex.run(feeds);
   }
 
   async evaluate(name: string): Promise<Map<string, number>> {

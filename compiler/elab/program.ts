@@ -292,8 +292,20 @@ function elaborateStep(
   const el = new StepElaborator(ctx);
   const env = programEnv.child();
   let batch: StepGraph["batch"] = null;
+  const frame0 = el.newFrame(env, { path: "", used: new Map(), allowParams: false });
   for (const p of m.params) {
-    if (p.type?.kind !== "NamedType") return fail(`step parameters name a data source: '${p.name.name}: <data>'`, p);
+    if (p.type?.kind === "TensorType") {
+      // A tensor the host feeds each call (e.g. the sampler's x_t): dims are known now.
+      const shape = p.type.dims.map((d) => {
+        if (d.kind === "Ellipsis") return fail("a step input's shape cannot contain '...'", d);
+        return asInt(el.evalExpr(d, frame0), "a step input dimension", d);
+      });
+      el.g.loc = p.range;
+      env.define(p.name.name, { kind: "tensor", id: el.g.input(p.name.name, { dtype: p.type.dtype, shape }) });
+      el.g.loc = null;
+      continue;
+    }
+    if (p.type?.kind !== "NamedType") return fail(`a step parameter is a data source ('${p.name.name}: <data>') or a tensor ('${p.name.name}: [dims]')`, p);
     const spec = data.get(p.type.name.name);
     if (!spec) return fail(`unknown data source '${p.type.name.name}'${didYouMean(p.type.name.name, data.keys())}`, p.type);
     if (batch) return fail("a step reads one data source", p);
@@ -306,7 +318,12 @@ function elaborateStep(
   }
   const frame = el.newFrame(env, { path: "", used: new Map(), allowParams: false });
   el.execBlock(m.body, frame);
-  if (frame.returned) fail("'return' is not allowed in a step", m);
+  if (frame.returned) {
+    // `return e` in a step makes e an output the host reads back whole (samplers, evaluation).
+    if (el.minimize) fail("a step that minimizes cannot also 'return'", m);
+    const id = el.tensor(frame.returned, "a step's result", m);
+    el.g.outputs.set("return", el.g.type(id).dtype === "f32" ? id : el.g.op("cast", [id], { dtype: "f32" }));
+  }
   let optimizer: OptimizerSpec | null = null;
   if (el.minimize) {
     const mz = el.minimize;

@@ -1,0 +1,175 @@
+// Direct stride-1 "same" convolution for lavapipe: each lane owns `rows` output channels x
+// 4 adjacent output pixels of one row. Per (input channel, kernel row) it loads ONE aligned
+// vec4 of the input row plus (KW-1) edge scalars and derives all KW shifted windows in
+// registers, where the im2col GEMM gathers 4*KW scalars with bounds checks. Weights for 8
+// (channel, kernel-row) pairs are loaded once per 8-lane group and shared by subgroupShuffle.
+// Backward-input at stride 1 is the same kernel over dY with flipped, transposed weights.
+import type { ConvOptions, ConvShape } from "./conv2d.ts";
+import { convOutSize } from "./conv2d.ts";
+import {
+  emitStore,
+  kernelHead,
+  LAVAPIPE_SCHEDULE,
+  LANES,
+  makeEmitter,
+  vec4,
+} from "./gemm.ts";
+
+export type DirectMode = "forward" | "backwardInput";
+
+/**
+ * Whether the direct kernel applies: stride 1, odd square-padded kernel width with
+ * pad = (KW - 1) / 2 <= 4 on the columns, and rows of 4-aligned width on both sides.
+ */
+export function convDirectOk(s: ConvShape): boolean {
+  const { Wo } = convOutSize(s);
+  return (
+    s.stride === 1 &&
+    s.KW % 2 === 1 &&
+    s.KW <= 9 &&
+    2 * s.pad === s.KW - 1 &&
+    s.W % 4 === 0 &&
+    Wo % 4 === 0
+  );
+}
+
+interface Dims {
+  inC: string;
+  inH: string;
+  inW: string;
+  inHW: string;
+  M: string;
+  outW: string;
+  outHW: string;
+  padRow: string;
+  /** (input channel, kernel row) pairs. */
+  T: string;
+}
+
+const DIMS: Record<DirectMode, Dims> = {
+  forward: {
+    inC: "P.C",
+    inH: "P.H",
+    inW: "P.W",
+    inHW: "P.HW",
+    M: "P.O",
+    outW: "P.Wo",
+    outHW: "P.HoWo",
+    padRow: "i32(P.pad)",
+    T: "P.C * P.KH",
+  },
+  backwardInput: {
+    inC: "P.O",
+    inH: "P.Ho",
+    inW: "P.Wo",
+    inHW: "P.HoWo",
+    M: "P.C",
+    outW: "P.W",
+    outHW: "P.HW",
+    padRow: "i32(P.KH) - 1 - i32(P.pad)",
+    T: "P.O * P.KH",
+  },
+};
+
+/**
+ * WGSL for the direct kernel. `kw` (kernel width) is baked in; everything else is in the
+ * conv uniform. Bindings as the im2col kernels: forward 0 X, 1 W, 2 Y; backward input
+ * 0 dY, 1 W, 2 dX; 3 params; epilogue from 4. Binding 0 is read as array<vec4<f32>>.
+ */
+export function conv2dDirectWgsl(mode: DirectMode, kw: number, o: ConvOptions, params: string): string {
+  const s = o.schedule ?? LAVAPIPE_SCHEDULE;
+  const R = s.rows;
+  const pc = (kw - 1) / 2;
+  const d = DIMS[mode];
+  const { L, emit } = makeEmitter();
+  const decls = `${params}
+@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<uniform> P: Params;
+fn xs(i: u32) -> f32 { return X[i / 4u][i % 4u]; }`;
+  kernelHead(emit, L, decls, o, s);
+  emit(1, `let M = ${d.M};`);
+  emit(1, `let N = ${d.outHW};`);
+  emit(1, `let T = ${d.T};`);
+  emit(1, `let inW = ${d.inW};`);
+  emit(1, `let inHW = ${d.inHW};`);
+  emit(1, `let padRow = ${d.padRow};`);
+  // Out-of-range columns compute on a clamped (valid, 4-aligned) position; the store drops them.
+  emit(1, `let cl = min(col0, N - 4u);`);
+  emit(1, `let oy = cl / ${d.outW};`);
+  emit(1, `let ox0 = cl - oy * ${d.outW};`);
+  emit(1, `let inImg = bz * ${d.inC} * inHW;`);
+  for (let r = 0; r < R; r++) {
+    const rowTerm = mode === "forward" ? "P.CKK" : "P.KK";
+    emit(1, `let wr${r} = min(row0 + ${r}u, M - 1u) * ${rowTerm};`);
+  }
+  for (let r = 0; r < R; r++) emit(1, `var acc${r} = vec4<f32>(0.0);`);
+  emit(1, `var ci = 0u;`);
+  emit(1, `var ky = 0u;`);
+
+  // Weights of pair `t` for row r, tap kx (forward: contiguous OIHW row; backward input:
+  // W[o, c, KH-1-ky, KW-1-kx], i.e. flipped and with channels swapped).
+  const wPrep = (ind: number, t: string) => {
+    if (mode === "forward") emit(ind, `let wb = ${t} * ${kw}u;`);
+    else {
+      emit(ind, `let wo = ${t} / P.KH;`);
+      emit(ind, `let wb = wo * P.CKK + (P.KH - 1u - (${t} - wo * P.KH)) * ${kw}u + ${kw - 1}u;`);
+    }
+  };
+  const wLoad = (r: number, kx: number) =>
+    mode === "forward" ? `Wt[wr${r} + wb + ${kx}u]` : `Wt[wr${r} + wb - ${kx}u]`;
+
+  // Input row for the current (ci, ky): one vec4 plus pc edge scalars each side.
+  const windows = (ind: number) => {
+    emit(ind, `let iy = i32(oy) - padRow + i32(ky);`);
+    emit(ind, `let ok = u32(iy) < ${d.inH};`);
+    emit(ind, `let rb = inImg + ci * inHW + u32(iy) * inW + ox0;`);
+    emit(ind, `let v = select(vec4<f32>(0.0), X[rb / 4u], ok);`);
+    for (let i = 1; i <= pc; i++) {
+      emit(ind, `let l${i} = select(0.0, xs(rb - ${i}u), ok && ox0 >= ${i}u);`);
+      emit(ind, `let r${i} = select(0.0, xs(rb + ${3 + i}u), ok && ox0 + ${3 + i}u < inW);`);
+    }
+    const comp = (m: number) => (m < 0 ? `l${-m}` : m > 3 ? `r${m - 3}` : `v.${"xyzw"[m]}`);
+    for (let kx = 0; kx < kw; kx++) {
+      const dx = kx - pc;
+      emit(ind, `let win${kx} = ${dx === 0 ? "v" : vec4([0, 1, 2, 3].map((c) => comp(c + dx)))};`);
+    }
+  };
+  const fmas = (ind: number, w: (r: number, kx: number) => string) => {
+    for (let kx = 0; kx < kw; kx++) {
+      for (let r = 0; r < R; r++) {
+        emit(ind, `acc${r} = fma(vec4<f32>(${w(r, kx)}), win${kx}, acc${r});`);
+      }
+    }
+  };
+  const advance = (ind: number) => emit(ind, `ky += 1u;\nif (ky == P.KH) { ky = 0u; ci += 1u; }`);
+
+  if (o.subgroups) {
+    emit(1, `for (var t0 = 0u; t0 < T; t0 += ${LANES}u) {`);
+    emit(2, `let tl = min(t0 + lane, T - 1u);`);
+    wPrep(2, "tl");
+    for (let r = 0; r < R; r++) {
+      for (let kx = 0; kx < kw; kx++) emit(2, `let w${r}_${kx} = ${wLoad(r, kx)};`);
+    }
+    // Trip count is uniform and never runs past T, so no pair needs masking.
+    emit(2, `let steps = min(${LANES}u, T - t0);`);
+    emit(2, `for (var s = 0u; s < steps; s++) {`);
+    windows(3);
+    emit(3, `let src = sgBase + s;`);
+    fmas(3, (r, kx) => `subgroupShuffle(w${r}_${kx}, src)`);
+    advance(3);
+    emit(2, `}`);
+    emit(1, `}`);
+  } else {
+    emit(1, `for (var t = 0u; t < T; t++) {`);
+    wPrep(2, "t");
+    windows(2);
+    fmas(2, (r, kx) => wLoad(r, kx));
+    advance(2);
+    emit(1, `}`);
+  }
+  emitStore(emit, R, mode === "forward" ? "(bz * P.O + row) * P.HoWo + col" : "(bz * P.C + row) * P.HW + col");
+  L.push("}");
+  return L.join("\n") + "\n";
+}
