@@ -149,7 +149,7 @@ export class Session {
   }
 
   /** Runs a step whose inputs the host supplies (e.g. the sampler's denoise step). */
-  async call(name: string, feeds: Map<string, HostTensor>): Promise<Map<string, HostTensor>> {
+  async invoke(name: string, feeds: Map<string, HostTensor>): Promise<Map<string, HostTensor>> {
     const ex = this.executors.get(name);
     if (!ex) throw new Error(`no step named '${name}'`);
     if (ex.inputs.has("__seed") && !feeds.has("__seed")) feeds.set("__seed", Int32Array.of(hashU32((this.opts.seed * 7919 + this.events++) >>> 0) | 0));
