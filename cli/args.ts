@@ -1,4 +1,5 @@
 // Command-line parsing on node:util's parseArgs, with errors phrased for people.
+import { statSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
 export class UsageError extends Error {}
@@ -7,9 +8,16 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 
 export function parse<T extends Options>(argv: string[], options: T, usage: string) {
   try {
-    return parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>({ args: argv, options, allowPositionals: true, strict: true });
+    return parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>({
+      args: argv,
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
-    const msg = (e as Error).message.replace(/^Unknown option/, "unknown option").replace(/\. To specify a positional argument.*$/, "");
+    const msg = (e as Error).message
+      .replace(/^Unknown option/, "unknown option")
+      .replace(/\. To specify a positional argument.*$/, "");
     throw new UsageError(`${msg}\n${usage}`);
   }
 }
@@ -31,4 +39,16 @@ export function intOption(v: string | undefined, name: string, dflt: number, min
   const n = Number(v);
   if (n < min) throw new UsageError(`${name} must be >= ${min}, got ${n}`);
   return n;
+}
+
+/** The input file of a command, checked before any work (a GPU is not opened for a typo). */
+export function inputFile(path: string): string {
+  let ok = false;
+  try {
+    ok = statSync(path).isFile();
+  } catch {
+    // reported below
+  }
+  if (!ok) throw new UsageError(`no such file: ${path}`);
+  return path;
 }

@@ -5,7 +5,7 @@ import { check, compile, load } from "../compiler/compile.ts";
 import { CompileError, formatDiagnostics } from "../compiler/diagnostics.ts";
 import { irText } from "../compiler/ir-text.ts";
 import type { Plan } from "../compiler/plan.ts";
-import { parse, settings, UsageError } from "./args.ts";
+import { inputFile, parse, settings, UsageError } from "./args.ts";
 
 /** Whether the WGSL should use subgroup operations: asked of the adapter when there is one. */
 export async function detectTarget(): Promise<{ subgroups: boolean }> {
@@ -24,6 +24,7 @@ export async function cmdCheck(argv: string[], sources: Map<string, string>): Pr
   const usage = "usage: cldc check FILE.cld";
   const { positionals } = parse(argv, {}, usage);
   if (positionals.length !== 1) throw new UsageError(usage);
+  inputFile(positionals[0]);
   const diags = check(positionals[0], { subgroups: false });
   if (diags.length === 0) {
     console.log(`${positionals[0]}: ok`);
@@ -51,7 +52,8 @@ function safeSources(file: string): Map<string, string> {
 }
 
 export async function cmdCompile(argv: string[], _sources: Map<string, string>): Promise<number> {
-  const usage = "usage: cldc compile FILE.cld -o DIR [--emit wgsl,ir,plan] [--set name=value ...] [--program NAME]";
+  const usage =
+    "usage: cldc compile FILE.cld -o DIR [--emit wgsl,ir,plan] [--set name=value ...] [--program NAME]";
   const { values, positionals } = parse(
     argv,
     {
@@ -64,9 +66,14 @@ export async function cmdCompile(argv: string[], _sources: Map<string, string>):
     usage,
   );
   if (positionals.length !== 1 || !values.out) throw new UsageError(usage);
+  inputFile(positionals[0]);
   const emit = new Set(values.emit!.split(",").map((s) => s.trim()));
-  for (const e of emit) if (!["wgsl", "ir", "plan"].includes(e)) throw new UsageError(`--emit takes wgsl, ir and/or plan, got '${e}'`);
-  const target = values.target ? { subgroups: values.target === "subgroups" } : await detectTarget();
+  for (const e of emit)
+    if (!["wgsl", "ir", "plan"].includes(e))
+      throw new UsageError(`--emit takes wgsl, ir and/or plan, got '${e}'`);
+  const target = values.target
+    ? { subgroups: values.target === "subgroups" }
+    : await detectTarget();
   const c = compile(positionals[0], settings(values.set), target, values.program);
   const out = values.out;
   const written: string[] = [];
@@ -90,12 +97,17 @@ export async function cmdCompile(argv: string[], _sources: Map<string, string>):
     }
   }
   const kernels = [...c.steps.values()].reduce((s, x) => s + x.plan.kernels.length, 0);
-  console.log(`compiled ${c.program.name}: ${c.steps.size} step${c.steps.size === 1 ? "" : "s"}, ${kernels} kernels, ${written.length} files in ${out}`);
+  console.log(
+    `compiled ${c.program.name}: ${c.steps.size} step${c.steps.size === 1 ? "" : "s"}, ${kernels} kernels, ${written.length} files in ${out}`,
+  );
   return 0;
 }
 
 export function kernelHeader(k: Plan["kernels"][number], sources: Map<string, string>): string {
-  const lines = [`// ${k.name}: ${k.ops.join(", ")}`, `// dispatch: ${k.workgroups.join(" x ")} workgroups`];
+  const lines = [
+    `// ${k.name}: ${k.ops.join(", ")}`,
+    `// dispatch: ${k.workgroups.join(" x ")} workgroups`,
+  ];
   for (const loc of k.locs) {
     const text = sources.get(loc.file)?.split(/\r?\n/)[loc.start.line - 1]?.trim() ?? "";
     lines.push(`// from ${loc.file}:${loc.start.line}: ${text}`);
@@ -115,5 +127,17 @@ export function planJson(plan: Plan): string {
     bytes: k.bytes,
     source: k.locs.map((l) => `${l.file}:${l.start.line}:${l.start.column}`),
   }));
-  return JSON.stringify({ buffers: plan.buffers, kernels, copies: plan.copies, outputs: plan.outputs, lifetimes: plan.lifetimes }, null, 1) + "\n";
+  return (
+    JSON.stringify(
+      {
+        buffers: plan.buffers,
+        kernels,
+        copies: plan.copies,
+        outputs: plan.outputs,
+        lifetimes: plan.lifetimes,
+      },
+      null,
+      1,
+    ) + "\n"
+  );
 }

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { CompileError, formatDiagnostics } from "../compiler/diagnostics.ts";
 import { GpuError, GpuUnavailableError } from "../runtime/gpu.ts";
+import { ResumeError } from "../runtime/session.ts";
 import { UsageError } from "./args.ts";
 import { cmdCheck, cmdCompile } from "./compile-commands.ts";
 import { cmdTrain } from "./train-command.ts";
@@ -66,7 +67,7 @@ export function report(e: unknown, sources: Map<string, string>): number {
     console.error(`${n} error${n === 1 ? "" : "s"}`);
     return 1;
   }
-  if (e instanceof UsageError) {
+  if (e instanceof UsageError || e instanceof ResumeError) {
     console.error(`cldc: ${e.message}`);
     return 1;
   }

@@ -3,7 +3,12 @@
 import { loadProgram } from "../grammar/index.ts";
 import type { FileAst, ProgramDecl } from "../grammar/ast.ts";
 import { CompileError, type Diagnostic, error, type SourceMap } from "./diagnostics.ts";
-import { collectBlocks, elaborateProgram, parseSetting, type CompiledProgram } from "./elab/program.ts";
+import {
+  collectBlocks,
+  elaborateProgram,
+  parseSetting,
+  type CompiledProgram,
+} from "./elab/program.ts";
 import { Elaborator, Env } from "./elab/elaborator.ts";
 import { ParamRegistry } from "./elab/params.ts";
 import type { Value } from "./elab/values.ts";
@@ -31,15 +36,25 @@ export function load(entry: string): Loaded {
 }
 
 export function findProgram(l: Loaded, name?: string): ProgramDecl {
-  const entryAst = [...l.files.entries()].find(([k]) => k === l.entry)?.[1] ?? [...l.files.values()][0];
+  const entryAst =
+    [...l.files.entries()].find(([k]) => k === l.entry)?.[1] ?? [...l.files.values()][0];
   const programs = entryAst.decls.filter((d): d is ProgramDecl => d.kind === "Program");
   if (name) {
     const p = programs.find((q) => q.name.name === name);
     if (!p) throw new CompileError([error(`no program named '${name}' in ${l.entry}`, null)]);
     return p;
   }
-  if (programs.length === 0) throw new CompileError([error(`${l.entry} defines no program (only blocks); 'cldc check' checks blocks, 'cldc train' needs a program`, null)]);
-  if (programs.length > 1) throw new CompileError([error(`${l.entry} defines ${programs.length} programs; pick one with --program NAME`, null)]);
+  if (programs.length === 0)
+    throw new CompileError([
+      error(
+        `${l.entry} defines no program (only blocks); 'cldc check' checks blocks, 'cldc train' needs a program`,
+        null,
+      ),
+    ]);
+  if (programs.length > 1)
+    throw new CompileError([
+      error(`${l.entry} defines ${programs.length} programs; pick one with --program NAME`, null),
+    ]);
   return programs[0];
 }
 
@@ -55,7 +70,12 @@ export interface Compiled {
   steps: Map<string, CompiledStep>;
 }
 
-export function compile(entry: string, settings: Map<string, string>, target: Target, programName?: string): Compiled {
+export function compile(
+  entry: string,
+  settings: Map<string, string>,
+  target: Target,
+  programName?: string,
+): Compiled {
   const loaded = load(entry);
   try {
     return compileLoaded(loaded, settings, target, programName);
@@ -65,7 +85,12 @@ export function compile(entry: string, settings: Map<string, string>, target: Ta
   }
 }
 
-function compileLoaded(loaded: Loaded, settings: Map<string, string>, target: Target, programName?: string): Compiled {
+function compileLoaded(
+  loaded: Loaded,
+  settings: Map<string, string>,
+  target: Target,
+  programName?: string,
+): Compiled {
   const decl = findProgram(loaded, programName);
   const { blocks, diagnostics } = collectBlocks(loaded.files.values());
   if (diagnostics.length) throw new CompileError(diagnostics);
@@ -134,7 +159,8 @@ function checkBlock(name: string, blocks: Map<string, import("../grammar/ast.ts"
         continue;
       }
       if (dim.kind === "Name" && !env.has(dim.name)) {
-        if (!symbols.has(dim.name)) symbols.set(dim.name, PLACEHOLDER_DIMS[Math.min(k++, PLACEHOLDER_DIMS.length - 1)]);
+        if (!symbols.has(dim.name))
+          symbols.set(dim.name, PLACEHOLDER_DIMS[Math.min(k++, PLACEHOLDER_DIMS.length - 1)]);
         shape.push(symbols.get(dim.name)!);
         continue;
       }
@@ -149,7 +175,20 @@ function checkBlock(name: string, blocks: Map<string, import("../grammar/ast.ts"
     el.g.loc = p.range; // shape notes point at the parameter's declaration
     const id = el.g.input(p.name.name, { dtype: p.type.dtype, shape });
     el.g.loc = null;
-    args.push({ arg: { name: { kind: "Ident", name: p.name.name, range: p.range }, value: { kind: "Name", name: p.name.name, range: p.range }, range: p.range }, value: { kind: "tensor", id } });
+    args.push({
+      arg: {
+        name: { kind: "Ident", name: p.name.name, range: p.range },
+        value: { kind: "Name", name: p.name.name, range: p.range },
+        range: p.range,
+      },
+      value: { kind: "tensor", id },
+    });
   }
-  el.callBlock({ kind: "block", decl, bound: new Map(), scope: "check" }, args, decl.name, { path: "", used: new Map(), allowParams: true }, null);
+  el.callBlock(
+    { kind: "block", decl, bound: new Map(), scope: "check" },
+    args,
+    decl.name,
+    { path: "", used: new Map(), allowParams: true },
+    null,
+  );
 }

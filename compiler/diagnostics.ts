@@ -48,7 +48,9 @@ function formatOne(
   if (text === undefined) return head;
   const lineText = text.split(/\r?\n/)[start.line - 1] ?? "";
   const width =
-    end.line === start.line ? Math.max(1, end.column - start.column) : Math.max(1, lineText.length - start.column + 1);
+    end.line === start.line
+      ? Math.max(1, end.column - start.column)
+      : Math.max(1, lineText.length - start.column + 1);
   const gutter = String(start.line).padStart(4);
   const caret = " ".repeat(start.column - 1) + "^" + "~".repeat(Math.max(0, width - 1));
   return `${head}\n${gutter} | ${lineText}\n${" ".repeat(gutter.length)} | ${caret}`;
@@ -70,7 +72,8 @@ export function editDistance(a: string, b: string): number {
     const cur = [i];
     for (let j = 1; j <= b.length; j++) {
       let d = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, prev2[j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d = Math.min(d, prev2[j - 2] + 1);
       cur.push(d);
     }
     prev2 = prev;

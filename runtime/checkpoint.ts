@@ -20,13 +20,20 @@ export interface HostState {
   entry?: string;
 }
 
-export function saveCheckpoint(path: string, tensors: Map<string, Float32Array | Int32Array>, shapes: Map<string, number[]>, state: HostState) {
+export function saveCheckpoint(
+  path: string,
+  tensors: Map<string, Float32Array | Int32Array>,
+  shapes: Map<string, number[]>,
+  state: HostState,
+) {
   const out = new Map<string, TensorIn>();
   for (const [name, data] of tensors) out.set(name, { data, shape: shapes.get(name)! });
   writeSafetensors(path, out, { "cld.state": JSON.stringify(state), "cld.format": "1" });
 }
 
-export function loadCheckpoint(path: string): { tensors: Map<string, Float32Array | Int32Array>; state: HostState } | null {
+export function loadCheckpoint(
+  path: string,
+): { tensors: Map<string, Float32Array | Int32Array>; state: HostState } | null {
   if (!existsSync(path)) return null;
   const { tensors, metadata } = readSafetensors(path);
   const raw = metadata["cld.state"];
@@ -39,7 +46,10 @@ export function loadCheckpoint(path: string): { tensors: Map<string, Float32Arra
 
 export function modelHash(shapes: Map<string, number[]>): string {
   let h = 2166136261;
-  const text = [...shapes].sort(([a], [b]) => a.localeCompare(b)).map(([n, s]) => `${n}:${s.join("x")}`).join(";");
+  const text = [...shapes]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([n, s]) => `${n}:${s.join("x")}`)
+    .join(";");
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0;
   return h.toString(16).padStart(8, "0");
 }

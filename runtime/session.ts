@@ -31,6 +31,8 @@ export interface SessionOptions {
 }
 
 class NonFiniteError extends Error {}
+/** A checkpoint that cannot be resumed by this program or with these settings (bad input). */
+export class ResumeError extends Error {}
 
 export class Session {
   readonly store: ParamStore;
@@ -54,7 +56,8 @@ export class Session {
     const reg = compiled.program.registry;
     for (const [name, info] of reg.params) this.shapes.set(name, info.type.shape);
     this.store = new ParamStore(gpu, reg.params);
-    for (const [name, step] of compiled.steps) this.executors.set(name, new StepExecutor(gpu, step.plan, this.store, name));
+    for (const [name, step] of compiled.steps)
+      this.executors.set(name, new StepExecutor(gpu, step.plan, this.store, name));
   }
 
   get checkpointPath() {
@@ -72,14 +75,21 @@ export class Session {
     }
     const hash = modelHash(this.shapes);
     if (ck.state.modelHash !== hash || ck.state.program !== this.compiled.program.name) {
-      throw new Error(`${this.checkpointPath} belongs to another program or model (${ck.state.program}); use a new --run-dir or delete it`);
+      throw new ResumeError(
+        `${this.checkpointPath} belongs to another program or model (${ck.state.program}); use a new --run-dir or delete it`,
+      );
     }
     const settings = this.settingsRecord();
     const changed = Object.keys({ ...ck.state.settings, ...settings })
       .filter((k) => JSON.stringify(ck.state.settings[k]) !== JSON.stringify(settings[k]))
-      .map((k) => `${k} was ${JSON.stringify(ck.state.settings[k])}, now ${JSON.stringify(settings[k])}`);
+      .map(
+        (k) =>
+          `${k} was ${JSON.stringify(ck.state.settings[k])}, now ${JSON.stringify(settings[k])}`,
+      );
     if (changed.length) {
-      throw new Error(`${this.checkpointPath} was written with different settings (${changed.join("; ")}); resume with the same --set values, or start over with --fresh or a new --run-dir`);
+      throw new ResumeError(
+        `${this.checkpointPath} was written with different settings (${changed.join("; ")}); resume with the same --set values, or start over with --fresh or a new --run-dir`,
+      );
     }
     for (const [name, data] of ck.tensors) this.store.set(name, data);
     for (const [name, st] of Object.entries(ck.state.data)) this.data.get(name)?.restore(st);
@@ -128,9 +138,15 @@ export class Session {
     return this.execute(name, ex, feeds, at);
   }
 
-  private async execute(name: string, ex: StepExecutor, feeds: Map<string, HostTensor>, _at: Expr): Promise<Map<string, number>> {
+  private async execute(
+    name: string,
+    ex: StepExecutor,
+    feeds: Map<string, HostTensor>,
+    _at: Expr,
+  ): Promise<Map<string, number>> {
     const step = this.compiled.program.steps.get(name)!;
-    if (ex.inputs.has("__seed")) feeds.set("__seed", Int32Array.of(hashU32((this.opts.seed * 7919 + this.events) >>> 0) | 0));
+    if (ex.inputs.has("__seed"))
+      feeds.set("__seed", Int32Array.of(hashU32((this.opts.seed * 7919 + this.events) >>> 0) | 0));
     const o = step.optimizer;
     if (o) {
       const t = (this.optimizerSteps[o.name] ?? 0) + 1;
@@ -143,7 +159,10 @@ export class Session {
     const logs = new Map<string, number>();
     for (const [k, v] of out) {
       logs.set(k, v[0]);
-      if (!Number.isFinite(v[0])) throw new NonFiniteError(`step ${name}: '${k}' is ${v[0]} at event ${this.events} (optimizer step ${o ? this.optimizerSteps[o.name] : "-"}); the last good checkpoint is ${this.checkpointPath}`);
+      if (!Number.isFinite(v[0]))
+        throw new NonFiniteError(
+          `step ${name}: '${k}' is ${v[0]} at event ${this.events} (optimizer step ${o ? this.optimizerSteps[o.name] : "-"}); the last good checkpoint is ${this.checkpointPath}`,
+        );
     }
     return logs;
   }
@@ -152,7 +171,11 @@ export class Session {
   async invoke(name: string, feeds: Map<string, HostTensor>): Promise<Map<string, HostTensor>> {
     const ex = this.executors.get(name);
     if (!ex) throw new Error(`no step named '${name}'`);
-    if (ex.inputs.has("__seed") && !feeds.has("__seed")) feeds.set("__seed", Int32Array.of(hashU32((this.opts.seed * 7919 + this.events++) >>> 0) | 0));
+    if (ex.inputs.has("__seed") && !feeds.has("__seed"))
+      feeds.set(
+        "__seed",
+        Int32Array.of(hashU32((this.opts.seed * 7919 + this.events++) >>> 0) | 0),
+      );
     return ex.run(feeds);
   }
 
@@ -206,8 +229,14 @@ export class Session {
       } else if (s.kind === "For" && s.iterable.kind === "Range") {
         const a = known(s.iterable.start);
         const b = known(s.iterable.end);
-        if (a?.kind === "int" && b?.kind === "int") this.countSteps(s.body, env.child(), times * Math.max(0, b.value - a.value));
-      } else if (s.kind === "ExprStmt" && s.expr.kind === "Call" && s.expr.callee.kind === "Name" && this.compiled.program.steps.has(s.expr.callee.name)) {
+        if (a?.kind === "int" && b?.kind === "int")
+          this.countSteps(s.body, env.child(), times * Math.max(0, b.value - a.value));
+      } else if (
+        s.kind === "ExprStmt" &&
+        s.expr.kind === "Call" &&
+        s.expr.callee.kind === "Name" &&
+        this.compiled.program.steps.has(s.expr.callee.name)
+      ) {
         const n = s.expr.callee.name;
         this.totalSteps.set(n, (this.totalSteps.get(n) ?? 0) + times);
       }
@@ -229,8 +258,16 @@ export class Session {
       case "Bool":
         return { kind: "bool", value: e.value };
       case "Name": {
-        const v = env.get(e.name) ?? (this.results.has(e.name) ? { kind: "float" as const, value: this.results.get(e.name)! } : undefined);
-        if (!v) return fail(`unknown name '${e.name}' in run${didYouMean(e.name, [...env.names(), ...this.results.keys()])}`, e);
+        const v =
+          env.get(e.name) ??
+          (this.results.has(e.name)
+            ? { kind: "float" as const, value: this.results.get(e.name)! }
+            : undefined);
+        if (!v)
+          return fail(
+            `unknown name '${e.name}' in run${didYouMean(e.name, [...env.names(), ...this.results.keys()])}`,
+            e,
+          );
         return v;
       }
       case "Binary": {
@@ -254,7 +291,9 @@ export class Session {
           if (!f) return fail(`'${e.op}' is not supported in run`, e);
           const v = f(l.value, r.value);
           if (typeof v === "boolean") return { kind: "bool", value: v };
-          return l.kind === "int" && r.kind === "int" && Number.isInteger(v) ? { kind: "int", value: v } : { kind: "float", value: v };
+          return l.kind === "int" && r.kind === "int" && Number.isInteger(v)
+            ? { kind: "int", value: v }
+            : { kind: "float", value: v };
         }
         return fail(`'${e.op}' needs numbers in run`, e);
       }
@@ -270,19 +309,30 @@ export class Session {
   private async exec(s: Stmt, env: Env, top: boolean): Promise<void> {
     switch (s.kind) {
       case "For": {
-        if (s.iterable.kind !== "Range") return fail("a run loop iterates over a range a..b", s.iterable);
+        if (s.iterable.kind !== "Range")
+          return fail("a run loop iterates over a range a..b", s.iterable);
         const a = this.evalInt(s.iterable.start, env);
         const b = this.evalInt(s.iterable.end, env);
-        const bar = top && !this.progress && containsStepCall(s.body, this.compiled) ? new Progress({ total: b - a, label: this.compiled.program.name }) : null;
+        const bar =
+          top && !this.progress && containsStepCall(s.body, this.compiled)
+            ? new Progress({ total: b - a, label: this.compiled.program.name })
+            : null;
         if (bar) this.progress = bar;
         for (let i = a; i < b; i++) {
           const inner = env.child();
           inner.define(s.variable.name, { kind: "int", value: i });
           await this.execBlock(s.body, inner, false);
           if (bar && this.events > this.resumeFrom) {
-            bar.update(i - a + 1, Object.fromEntries([...this.lastLogs].map(([k, v]) => [k, Number(v.toPrecision(4))])));
+            bar.update(
+              i - a + 1,
+              Object.fromEntries([...this.lastLogs].map(([k, v]) => [k, Number(v.toPrecision(4))])),
+            );
           }
-          if (this.opts.checkpointSeconds > 0 && Date.now() - this.lastCheckpoint > this.opts.checkpointSeconds * 1000 && this.events > this.resumeFrom) {
+          if (
+            this.opts.checkpointSeconds > 0 &&
+            Date.now() - this.lastCheckpoint > this.opts.checkpointSeconds * 1000 &&
+            this.events > this.resumeFrom
+          ) {
             await this.checkpoint();
           }
         }
@@ -303,7 +353,11 @@ export class Session {
         env.define(s.name.name, this.evalHost(s.value, env));
         return;
       case "Assign":
-        if (!env.set(s.name.name, this.evalHost(s.value, env))) return fail(`'${s.name.name}' is not defined; declare it with 'let ${s.name.name} = ...'`, s.name);
+        if (!env.set(s.name.name, this.evalHost(s.value, env)))
+          return fail(
+            `'${s.name.name}' is not defined; declare it with 'let ${s.name.name} = ...'`,
+            s.name,
+          );
         return;
       case "ExprStmt":
         return this.call(s.expr, env);
@@ -313,11 +367,19 @@ export class Session {
   }
 
   private async call(e: Expr, env: Env): Promise<void> {
-    if (e.kind !== "Call" || e.callee.kind !== "Name") return fail("a run statement is a call: a step, checkpoint(), evaluate(step) or print(...)", e);
+    if (e.kind !== "Call" || e.callee.kind !== "Name")
+      return fail(
+        "a run statement is a call: a step, checkpoint(), evaluate(step) or print(...)",
+        e,
+      );
     const name = e.callee.name;
     const steps = this.compiled.program.steps;
     if (steps.has(name)) {
-      if (e.args.length) return fail(`step ${name} takes no arguments in run (its batch comes from its data source)`, e);
+      if (e.args.length)
+        return fail(
+          `step ${name} takes no arguments in run (its batch comes from its data source)`,
+          e,
+        );
       if (this.skip()) return;
       this.lastLogs = await this.runStep(name, e);
       this.opts.onStep?.(name, this.lastLogs);
@@ -332,11 +394,17 @@ export class Session {
       }
       case "evaluate": {
         const arg = e.args[0]?.value;
-        if (!arg || arg.kind !== "Name" || !steps.has(arg.name)) return fail(`evaluate takes a step name${arg?.kind === "Name" ? didYouMean(arg.name, steps.keys()) : ""}`, e);
+        if (!arg || arg.kind !== "Name" || !steps.has(arg.name))
+          return fail(
+            `evaluate takes a step name${arg?.kind === "Name" ? didYouMean(arg.name, steps.keys()) : ""}`,
+            e,
+          );
         if (this.skip()) return;
         const means = await this.evaluate(arg.name);
         for (const [k, v] of means) this.results.set(k, v);
-        this.opts.log(`evaluate ${arg.name}: ${[...means].map(([k, v]) => `${k} = ${v.toFixed(4)}`).join(", ")}`);
+        this.opts.log(
+          `evaluate ${arg.name}: ${[...means].map(([k, v]) => `${k} = ${v.toFixed(4)}`).join(", ")}`,
+        );
         return;
       }
       case "print": {
@@ -349,14 +417,20 @@ export class Session {
         return;
       }
     }
-    return fail(`unknown step or command '${name}'${didYouMean(name, [...steps.keys(), "checkpoint", "evaluate", "print"])}`, e.callee);
+    return fail(
+      `unknown step or command '${name}'${didYouMean(name, [...steps.keys(), "checkpoint", "evaluate", "print"])}`,
+      e.callee,
+    );
   }
 }
 
 function containsStepCall(stmts: Stmt[], c: Compiled): boolean {
   return stmts.some(
     (s) =>
-      (s.kind === "ExprStmt" && s.expr.kind === "Call" && s.expr.callee.kind === "Name" && c.program.steps.has(s.expr.callee.name)) ||
+      (s.kind === "ExprStmt" &&
+        s.expr.kind === "Call" &&
+        s.expr.callee.kind === "Name" &&
+        c.program.steps.has(s.expr.callee.name)) ||
       (s.kind === "For" && containsStepCall(s.body, c)) ||
       (s.kind === "If" && (containsStepCall(s.then, c) || containsStepCall(s.otherwise ?? [], c))),
   );

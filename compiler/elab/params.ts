@@ -42,8 +42,15 @@ export class ParamRegistry {
         info.loc,
       );
       d.notes = [];
-      if (info.via) d.notes.push({ message: `created as ${showType(info.type)} by this call`, range: info.via });
-      d.notes.push({ message: `first created as ${showType(prev.type)} ${prev.via ? "by this call" : "here"}`, range: prev.via ?? prev.loc });
+      if (info.via)
+        d.notes.push({
+          message: `created as ${showType(info.type)} by this call`,
+          range: info.via,
+        });
+      d.notes.push({
+        message: `first created as ${showType(prev.type)} ${prev.via ? "by this call" : "here"}`,
+        range: prev.via ?? prev.loc,
+      });
       throw new CompileError([d]);
     }
     return prev;

@@ -27,7 +27,13 @@ function collectEvaluated(stmts: Stmt[], steps: Map<string, StepGraph>, out: Set
   for (const s of stmts) {
     if (s.kind === "For") collectEvaluated(s.body, steps, out);
     if (s.kind === "If") collectEvaluated([...s.then, ...(s.otherwise ?? [])], steps, out);
-    if (s.kind !== "ExprStmt" || s.expr.kind !== "Call" || s.expr.callee.kind !== "Name" || s.expr.callee.name !== "evaluate") continue;
+    if (
+      s.kind !== "ExprStmt" ||
+      s.expr.kind !== "Call" ||
+      s.expr.callee.kind !== "Name" ||
+      s.expr.callee.name !== "evaluate"
+    )
+      continue;
     const arg = s.expr.args[0]?.value;
     const step = arg?.kind === "Name" ? steps.get(arg.name) : undefined;
     for (const k of step?.graph.outputs.keys() ?? []) out.add(k);
@@ -42,7 +48,8 @@ function stmt(s: Stmt, env: Env, steps: Map<string, StepGraph>) {
   const known: Value = { kind: "bool", value: true };
   switch (s.kind) {
     case "For": {
-      if (s.iterable.kind !== "Range") return fail("a run loop iterates over a range a..b", s.iterable);
+      if (s.iterable.kind !== "Range")
+        return fail("a run loop iterates over a range a..b", s.iterable);
       expr(s.iterable.start, env);
       expr(s.iterable.end, env);
       const inner = env.child();
@@ -58,7 +65,11 @@ function stmt(s: Stmt, env: Env, steps: Map<string, StepGraph>) {
       return env.define(s.name.name, known);
     case "Assign":
       expr(s.value, env);
-      if (!env.has(s.name.name)) return fail(`'${s.name.name}' is not defined; declare it with 'let ${s.name.name} = ...'`, s.name);
+      if (!env.has(s.name.name))
+        return fail(
+          `'${s.name.name}' is not defined; declare it with 'let ${s.name.name} = ...'`,
+          s.name,
+        );
       return;
     case "ExprStmt":
       return call(s.expr, env, steps);
@@ -68,10 +79,15 @@ function stmt(s: Stmt, env: Env, steps: Map<string, StepGraph>) {
 }
 
 function call(e: Expr, env: Env, steps: Map<string, StepGraph>) {
-  if (e.kind !== "Call" || e.callee.kind !== "Name") return fail("a run statement is a call: a step, checkpoint(), evaluate(step) or print(...)", e);
+  if (e.kind !== "Call" || e.callee.kind !== "Name")
+    return fail("a run statement is a call: a step, checkpoint(), evaluate(step) or print(...)", e);
   const name = e.callee.name;
   if (steps.has(name)) {
-    if (e.args.length) return fail(`step ${name} takes no arguments in run (its batch comes from its data source)`, e);
+    if (e.args.length)
+      return fail(
+        `step ${name} takes no arguments in run (its batch comes from its data source)`,
+        e,
+      );
     return;
   }
   switch (name) {
@@ -81,16 +97,23 @@ function call(e: Expr, env: Env, steps: Map<string, StepGraph>) {
     case "evaluate": {
       const arg = e.args[0]?.value;
       if (e.args.length !== 1 || arg.kind !== "Name" || !steps.has(arg.name)) {
-        return fail(`evaluate takes a step name${arg?.kind === "Name" ? didYouMean(arg.name, steps.keys()) : ""}`, e);
+        return fail(
+          `evaluate takes a step name${arg?.kind === "Name" ? didYouMean(arg.name, steps.keys()) : ""}`,
+          e,
+        );
       }
-      if (!steps.get(arg.name)!.batch) return fail(`evaluate(${arg.name}): the step reads no data source`, arg);
+      if (!steps.get(arg.name)!.batch)
+        return fail(`evaluate(${arg.name}): the step reads no data source`, arg);
       return;
     }
     case "print":
       for (const a of e.args) expr(a.value, env);
       return;
   }
-  return fail(`unknown step or command '${name}'${didYouMean(name, [...steps.keys(), ...RUN_COMMANDS])}`, e.callee);
+  return fail(
+    `unknown step or command '${name}'${didYouMean(name, [...steps.keys(), ...RUN_COMMANDS])}`,
+    e.callee,
+  );
 }
 
 function expr(e: Expr, env: Env) {
@@ -100,7 +123,8 @@ function expr(e: Expr, env: Env) {
     case "Bool":
       return;
     case "Name":
-      if (!env.has(e.name)) fail(`unknown name '${e.name}' in run${didYouMean(e.name, env.names())}`, e);
+      if (!env.has(e.name))
+        fail(`unknown name '${e.name}' in run${didYouMean(e.name, env.names())}`, e);
       return;
     case "Binary":
       if (!RUN_OPERATORS.includes(e.op)) fail(`'${e.op}' is not supported in run`, e);

@@ -16,11 +16,13 @@ describe("models/layers.cld", () => {
   const ast = parseExample("models/layers.cld");
   const [linear, conv] = ast.decls as BlockDecl[];
 
-  it("has the two blocks", () => {
+  it("has the four blocks", () => {
     expect(ast.imports).toEqual([]);
     expect(ast.decls.map((d) => `${d.kind} ${d.name.name}`)).toEqual([
       "Block Linear",
       "Block Conv2d",
+      "Block LayerNorm",
+      "Block GroupNorm",
     ]);
   });
 

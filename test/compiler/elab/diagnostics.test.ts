@@ -16,7 +16,10 @@ function checked(name: string): { file: string; ds: Diagnostic[]; text: string }
 }
 
 /** The CompileError `compile` throws for a fixture and settings, and its printed form. */
-function compileError(name: string, settings: Record<string, string> = {}): { file: string; e: CompileError; text: string } {
+function compileError(
+  name: string,
+  settings: Record<string, string> = {},
+): { file: string; e: CompileError; text: string } {
   const file = `${DIR}/${name}`;
   let caught: unknown = null;
   try {
@@ -26,7 +29,11 @@ function compileError(name: string, settings: Record<string, string> = {}): { fi
   }
   expect(caught).toBeInstanceOf(CompileError);
   const e = caught as CompileError;
-  return { file, e, text: formatDiagnostics(e.diagnostics, e.sources ?? loadProgram(file).sources) };
+  return {
+    file,
+    e,
+    text: formatDiagnostics(e.diagnostics, e.sources ?? loadProgram(file).sources),
+  };
 }
 
 /** `line:col message` of a diagnostic or note. */
@@ -44,20 +51,29 @@ function block(text: string, head: string): string[] {
 describe("unknown names", () => {
   it("suggests the builtin a misspelt call meant (a swap of two letters is one edit)", () => {
     const { file, ds, text } = checked("unknown-names.cld");
-    expect(ds.map(where)).toEqual(["3:10 unknown name 'rleu' (did you mean 'relu'?)", "7:10 unknown name 'Mpl' (did you mean 'Mlp'?)"]);
+    expect(ds.map(where)).toEqual([
+      "3:10 unknown name 'rleu' (did you mean 'relu'?)",
+      "7:10 unknown name 'Mpl' (did you mean 'Mlp'?)",
+    ]);
     expect(block(text, `${file}:3:10: error: unknown name 'rleu' (did you mean 'relu'?)`)).toEqual([
       `${file}:3:10: error: unknown name 'rleu' (did you mean 'relu'?)`,
       "   3 |   return rleu(x)",
       "     |          ^~~~",
     ]);
-    expect(block(text, `${file}:7:10: error: unknown name 'Mpl' (did you mean 'Mlp'?)`)[2]).toBe("     |          ^~~");
+    expect(block(text, `${file}:7:10: error: unknown name 'Mpl' (did you mean 'Mlp'?)`)[2]).toBe(
+      "     |          ^~~",
+    );
   });
 
   it("suggests a data source and lists the available ones", () => {
     const { ds, text, file } = checked("unknown-data.cld");
     expect(ds).toHaveLength(1);
-    expect(where(ds[0])).toMatch(/^2:16 unknown data source 'mnsit' \(did you mean 'mnist'\?\); available: .*\bmnist\b.*\bfashion_mnist\b/);
-    expect(block(text, `${file}:2:16: error: ${ds[0].message}`)[2]).toBe("     |                ^~~~~");
+    expect(where(ds[0])).toMatch(
+      /^2:16 unknown data source 'mnsit' \(did you mean 'mnist'\?\); available: .*\bmnist\b.*\bfashion_mnist\b/,
+    );
+    expect(block(text, `${file}:2:16: error: ${ds[0].message}`)[2]).toBe(
+      "     |                ^~~~~",
+    );
   });
 });
 
@@ -66,7 +82,10 @@ describe("shapes", () => {
     const { file, ds, text } = checked("shapes.cld");
     const mm = ds.find((d) => d.message.startsWith("matmul"))!;
     expect(where(mm)).toBe("6:10 matmul inner dimensions differ: [2, 4] @ [3, 5] (4 vs 3)");
-    expect(mm.notes!.map(where)).toEqual(["4:15 the left side 'x' is [2, 4], from here", "5:3 the right side 'w' is [3, 5], from here"]);
+    expect(mm.notes!.map(where)).toEqual([
+      "4:15 the left side 'x' is [2, 4], from here",
+      "5:3 the right side 'w' is [3, 5], from here",
+    ]);
     expect(text).toContain(
       [
         `${file}:6:10: error: matmul inner dimensions differ: [2, 4] @ [3, 5] (4 vs 3)`,
@@ -85,17 +104,32 @@ describe("shapes", () => {
   it("reports a block argument against its declared type, pointing at the argument", () => {
     const { file, ds, text } = checked("shapes.cld");
     const arg = ds.find((d) => d.message.startsWith("argument"))!;
-    expect(where(arg)).toBe("14:14 argument 'x' of Net: expected [B, 1, 28, 28] but got [2, 3, 28, 28]: dim 1 is 3, expected 1");
+    expect(where(arg)).toBe(
+      "14:14 argument 'x' of Net: expected [B, 1, 28, 28] but got [2, 3, 28, 28]: dim 1 is 3, expected 1",
+    );
     expect(arg.notes!.map(where)).toEqual(["9:14 the expected type is declared here"]);
-    expect(block(text, `${file}:14:14: error: ${arg.message}`)).toEqual([`${file}:14:14: error: ${arg.message}`, "  14 |   return Net(images)", "     |              ^~~~~~"]);
-    expect(block(text, `${file}:9:14: note: the expected type is declared here`)[2]).toBe("     |              ^~~~~~~~~~~~~~");
+    expect(block(text, `${file}:14:14: error: ${arg.message}`)).toEqual([
+      `${file}:14:14: error: ${arg.message}`,
+      "  14 |   return Net(images)",
+      "     |              ^~~~~~",
+    ]);
+    expect(block(text, `${file}:9:14: note: the expected type is declared here`)[2]).toBe(
+      "     |              ^~~~~~~~~~~~~~",
+    );
   });
 
   it("reports a parameter created twice with different shapes at both calls", () => {
     const { file, ds, text } = checked("param-twice.cld");
-    expect(ds.map(where)).toEqual(["3:3 parameter 'net.w' is [28, 8] here but [784, 8] where it was first created"]);
-    expect(ds[0].notes!.map(where)).toEqual(["16:18 created as [28, 8] by this call", "12:18 first created as [784, 8] by this call"]);
-    expect(block(text, `${file}:12:18: note: first created as [784, 8] by this call`)[2]).toBe("     |                  ^~~~~~~~~~~~~~~~~~~~~~~~~~~");
+    expect(ds.map(where)).toEqual([
+      "3:3 parameter 'net.w' is [28, 8] here but [784, 8] where it was first created",
+    ]);
+    expect(ds[0].notes!.map(where)).toEqual([
+      "16:18 created as [28, 8] by this call",
+      "12:18 first created as [784, 8] by this call",
+    ]);
+    expect(block(text, `${file}:12:18: note: first created as [784, 8] by this call`)[2]).toBe(
+      "     |                  ^~~~~~~~~~~~~~~~~~~~~~~~~~~",
+    );
   });
 });
 
@@ -115,7 +149,9 @@ describe("calls", () => {
       "  15 |   return Scale(x, byy: 2.0)",
       "     |                   ^~~",
     ]);
-    expect(block(text, `${file}:7:10: error: ${ds[0].message}`)[2]).toBe("     |          ^~~~~~~~~~~~~~~~~~");
+    expect(block(text, `${file}:7:10: error: ${ds[0].message}`)[2]).toBe(
+      "     |          ^~~~~~~~~~~~~~~~~~",
+    );
   });
 });
 
@@ -123,13 +159,21 @@ describe("statements", () => {
   it("refuses 'minimize' outside a step", () => {
     const { file, ds, text } = checked("step-statements.cld");
     expect(ds.map(where)).toEqual(["3:3 'minimize' is only allowed in a step"]);
-    expect(block(text, `${file}:3:3: error: 'minimize' is only allowed in a step`)[2]).toBe("     |   " + "^" + "~".repeat(33));
+    expect(block(text, `${file}:3:3: error: 'minimize' is only allowed in a step`)[2]).toBe(
+      "     |   " + "^" + "~".repeat(33),
+    );
   });
 
   it("refuses to log a tensor that is not a scalar", () => {
     const { file, ds, text } = checked("log-tensor.cld");
-    expect(ds.map(where)).toEqual(["12:5 'log' needs a scalar; 'logits' is [8, 10] (reduce it with mean or sum)"]);
-    expect(block(text, `${file}:12:5: error: ${ds[0].message}`)).toEqual([`${file}:12:5: error: ${ds[0].message}`, "  12 |     log logits", "     |     ^~~~~~~~~~"]);
+    expect(ds.map(where)).toEqual([
+      "12:5 'log' needs a scalar; 'logits' is [8, 10] (reduce it with mean or sum)",
+    ]);
+    expect(block(text, `${file}:12:5: error: ${ds[0].message}`)).toEqual([
+      `${file}:12:5: error: ${ds[0].message}`,
+      "  12 |     log logits",
+      "     |     ^~~~~~~~~~",
+    ]);
   });
 
   it("reports a block defined twice with a note at the first definition", () => {
@@ -150,15 +194,23 @@ describe("run blocks", () => {
       "56:5 'totl' is not defined; declare it with 'let totl = ...'",
       "66:14 evaluate(nodata): the step reads no data source",
     ]);
-    expect(block(text, `${file}:17:5: error: ${ds[0].message}`)).toEqual([`${file}:17:5: error: ${ds[0].message}`, "  17 |     evalute(look)", "     |     ^~~~~~~"]);
+    expect(block(text, `${file}:17:5: error: ${ds[0].message}`)).toEqual([
+      `${file}:17:5: error: ${ds[0].message}`,
+      "  17 |     evalute(look)",
+      "     |     ^~~~~~~",
+    ]);
   });
 });
 
 describe("--set", () => {
   it("names an unknown setting, suggests the close one and points at the program", () => {
     const { file, e, text } = compileError("settings.cld", { stpes: "5" });
-    expect(e.diagnostics.map(where)).toEqual(["- program Settings has no setting 'stpes' (did you mean 'steps'?); settings: steps, batch, lr, shuffle"]);
-    expect(text.split("\n")[0]).toBe("error: program Settings has no setting 'stpes' (did you mean 'steps'?); settings: steps, batch, lr, shuffle");
+    expect(e.diagnostics.map(where)).toEqual([
+      "- program Settings has no setting 'stpes' (did you mean 'steps'?); settings: steps, batch, lr, shuffle",
+    ]);
+    expect(text.split("\n")[0]).toBe(
+      "error: program Settings has no setting 'stpes' (did you mean 'steps'?); settings: steps, batch, lr, shuffle",
+    );
     expect(text).toContain(`${file}:6:9: note: program Settings is declared here`);
   });
 
@@ -171,10 +223,18 @@ describe("--set", () => {
       "   6 | program Settings(steps: int = 3, batch: int = 8, lr: float = 0.01, shuffle: bool = true) {",
       "     |                  ^~~~~~~~~~~~~~",
     ]);
-    expect(compileError("settings.cld", { lr: "fast" }).e.message).toBe("--set lr=fast: expected a number");
-    expect(compileError("settings.cld", { shuffle: "yes" }).e.message).toBe("--set shuffle=yes: expected true or false");
-    expect(compileError("settings.cld", { steps: "1e99" }).e.message).toBe("--set steps=1e99: expected an int");
-    expect(compileError("settings.cld", { steps: "99999999999999999999" }).e.message).toBe("--set steps=99999999999999999999: expected an int");
+    expect(compileError("settings.cld", { lr: "fast" }).e.message).toBe(
+      "--set lr=fast: expected a number",
+    );
+    expect(compileError("settings.cld", { shuffle: "yes" }).e.message).toBe(
+      "--set shuffle=yes: expected true or false",
+    );
+    expect(compileError("settings.cld", { steps: "1e99" }).e.message).toBe(
+      "--set steps=1e99: expected an int",
+    );
+    expect(compileError("settings.cld", { steps: "99999999999999999999" }).e.message).toBe(
+      "--set steps=99999999999999999999: expected an int",
+    );
   });
 
   it("applies a good value and checks it where it is used", () => {
@@ -189,7 +249,9 @@ describe("--set", () => {
 describe("imports", () => {
   it("reports a missing import at the import string", () => {
     const { file, ds, text } = checked("missing-import.cld");
-    expect(ds.map(where)).toEqual(["1:8 cannot find file 'layers-that-do-not-exist.cld' (imported here)"]);
+    expect(ds.map(where)).toEqual([
+      "1:8 cannot find file 'layers-that-do-not-exist.cld' (imported here)",
+    ]);
     expect(text.split("\n").slice(0, 3)).toEqual([
       `${file}:1:8: error: cannot find file 'layers-that-do-not-exist.cld' (imported here)`,
       '   1 | import "layers-that-do-not-exist.cld"',
