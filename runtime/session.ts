@@ -45,6 +45,7 @@ export class Session {
   private progress: Progress | null = null;
   private totalSteps = new Map<string, number>();
   readonly shapes = new Map<string, number[]>();
+  private warnedPadding = new Set<string>();
   readonly results = new Map<string, number>();
   private lastLogs = new Map<string, number>();
 
@@ -182,17 +183,22 @@ export class Session {
   async evaluate(name: string): Promise<Map<string, number>> {
     const step = this.compiled.program.steps.get(name)!;
     if (!step.batch) throw new Error(`evaluate(${name}): the step reads no data source`);
+    if (step.optimizer) throw new Error(`evaluate(${name}): the step trains (it has 'minimize'); evaluate a step that only logs`);
     const ex = this.executors.get(name)!;
     const data = this.data.get(step.batch.data)!;
+    const batch = this.compiled.program.data.get(step.batch.data)!.args.batch as number;
+    if (data.size % batch !== 0 && !this.warnedPadding.has(name)) {
+      this.warnedPadding.add(name);
+      this.opts.log(`warning: evaluate(${name}): ${data.size} items are not a multiple of the batch (${batch}); the last batch is padded and its mean includes the padding`);
+    }
     const sums = new Map<string, number>();
     let count = 0;
     for (const b of data.epoch()) {
       const feeds = new Map<string, HostTensor>();
       for (const [k, v] of b.fields) feeds.set(`${step.batch.param}.${k}`, v);
+      if (ex.inputs.has("__seed")) feeds.set("__seed", Int32Array.of(hashU32((this.opts.seed * 7919 + this.events) >>> 0) | 0));
       const out = await ex.run(feeds);
-      // Logged values are batch means; a padded last batch is weighted by its real rows
-      // (exact for per-row means when the padding repeats rows... so pad rows are excluded
-      // by the data source repeating real items and weighting by count).
+      // Logged values are batch means, weighted by the batch's real rows.
       for (const [k, v] of out) sums.set(k, (sums.get(k) ?? 0) + v[0] * b.count);
       count += b.count;
     }

@@ -255,7 +255,10 @@ export class Elaborator {
   private evalCall(e: Extract<Expr, { kind: "Call" }>, f: Frame): Value {
     const callee = this.evalExpr(e.callee, f);
     const binding = f.binding;
-    const args = e.args.map((a) => ({ arg: a, value: this.evalExpr(a.value, { ...f, binding: null }) }));
+    // Block calls inside a builtin's arguments take the enclosing binding's name; the
+    // arguments of a block call do not (the call itself takes it).
+    const argBinding = callee.kind === "builtin" ? binding : null;
+    const args = e.args.map((a) => ({ arg: a, value: this.evalExpr(a.value, { ...f, binding: argBinding }) }));
     if (callee.kind === "builtin") return callBuiltin(this, callee.name, args, e);
     if (callee.kind === "block") return this.callBlock(callee, args, e, f.scope, binding);
     return fail(`${describe(callee)} is not callable`, e.callee);
@@ -300,7 +303,10 @@ export class Elaborator {
             a.arg.name!,
           );
         }
-        if (bound.has(n) && !callee.bound.has(n)) return fail(`argument '${n}' is given twice`, a.arg);
+        if (callee.bound.has(n)) {
+          return fail(`argument '${n}' is already bound by the model declaration${callee.scope ? ` of '${callee.scope}'` : ""}`, a.arg);
+        }
+        if (bound.has(n)) return fail(`argument '${n}' is given twice`, a.arg);
         bound.set(n, a.value);
         argAt.set(n, a.arg.value);
       }
@@ -320,6 +326,14 @@ export class Elaborator {
           v = this.evalExpr(p.default, frame);
         }
         if (p.type) v = this.checkType(v, p.type, env, `argument '${p.name.name}' of ${decl.name.name}`, argAt.get(p.name.name) ?? call);
+        const symbol = env.get(p.name.name);
+        if (symbol && env.hasOwn(p.name.name) && symbol.kind === "int" && !(v.kind === "int" && v.value === symbol.value)) {
+          // `x: [N, out], out: int`: the shape of x already fixed `out`.
+          return fail(
+            `argument '${p.name.name}' of ${decl.name.name} is ${describe(v)}, but an earlier argument's shape makes '${p.name.name}' ${symbol.value}`,
+            argAt.get(p.name.name) ?? call,
+          );
+        }
         env.define(p.name.name, v);
       }
       this.execBlock(decl.body, frame);
@@ -390,7 +404,8 @@ export class Elaborator {
 
   execBlock(stmts: Stmt[], f: Frame) {
     for (const s of stmts) {
-      if (f.returned) return fail("unreachable statement after 'return'", s);
+      // A `return` inside a taken compile-time `if` ends the block.
+      if (f.returned) return;
       this.exec(s, f);
     }
   }

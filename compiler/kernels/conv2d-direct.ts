@@ -4,9 +4,9 @@
 // registers, where the im2col GEMM gathers 4*KW scalars with bounds checks. Weights for 8
 // (channel, kernel-row) pairs are loaded once per 8-lane group and shared by subgroupShuffle.
 // Backward-input at stride 1 is the same kernel over dY with flipped, transposed weights.
-import type { ConvOptions, ConvShape } from "./conv2d.ts";
-import { convOutSize } from "./conv2d.ts";
+import type { ConvOptions } from "./conv-common.ts";
 import {
+  type GemmHooks,
   emitStore,
   kernelHead,
   LAVAPIPE_SCHEDULE,
@@ -16,22 +16,6 @@ import {
 } from "./gemm.ts";
 
 export type DirectMode = "forward" | "backwardInput";
-
-/**
- * Whether the direct kernel applies: stride 1, odd square-padded kernel width with
- * pad = (KW - 1) / 2 <= 4 on the columns, and rows of 4-aligned width on both sides.
- */
-export function convDirectOk(s: ConvShape): boolean {
-  const { Wo } = convOutSize(s);
-  return (
-    s.stride === 1 &&
-    s.KW % 2 === 1 &&
-    s.KW <= 9 &&
-    2 * s.pad === s.KW - 1 &&
-    s.W % 4 === 0 &&
-    Wo % 4 === 0
-  );
-}
 
 interface Dims {
   inC: string;
@@ -88,7 +72,7 @@ export function conv2dDirectWgsl(mode: DirectMode, kw: number, o: ConvOptions, p
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> P: Params;
 fn xs(i: u32) -> f32 { return X[i / 4u][i % 4u]; }`;
-  kernelHead(emit, L, decls, o, s);
+  kernelHead(emit, L, decls, { ...o, epilogueBinding: 4 }, s);
   emit(1, `let M = ${d.M};`);
   emit(1, `let N = ${d.outHW};`);
   emit(1, `let T = ${d.T};`);
@@ -172,4 +156,73 @@ fn xs(i: u32) -> f32 { return X[i / 4u][i % 4u]; }`;
   emitStore(emit, R, mode === "forward" ? "(bz * P.O + row) * P.HoWo + col" : "(bz * P.C + row) * P.HW + col");
   L.push("}");
   return L.join("\n") + "\n";
+}
+
+/**
+ * GEMM hooks for the direct 3-wide weight gradient: rows = O, columns = (c, ky) pairs x 4
+ * tap slots (kx = 0..2, slot 3 unused), k = (n, oy, ox). Four consecutive output positions
+ * of one row need input columns ox-1 .. ox+4: one aligned vec4 plus two edge scalars give
+ * all 4 x 3 taps, where the im2col GEMM gathers 16 scalars with bounds checks.
+ * Bindings: 0 X [N,C,H,W] and 1 dY [N,O,Ho,Wo] (both as array<vec4<f32>>), 2 dW, 3 params.
+ */
+export function directWeightHooks(params: string, fdiv: string, rows: number): GemmHooks {
+  const setup = [
+    "let pd = i32(P.pad);",
+    "let CHW = P.C * P.HW;",
+    // This lane's (c, ky) pair; clamped lanes compute garbage the store drops.
+    "let pr = min(col0 / 4u, P.C * P.KH - 1u);",
+    "let pc = pr / P.KH;",
+    "let kyp = i32(pr - pc * P.KH) - pd;",
+    "let cOff = pc * P.HW;",
+  ];
+  for (let r = 0; r < rows; r++) setup.push(`let or${r} = min(row0 + ${r}u, M - 1u) * P.HoWo;`);
+  const aPrep: string[] = [];
+  for (const j of [0, 1, 2, 3]) {
+    aPrep.push(
+      `let kn${j} = fdiv(ka + ${j}u, P.HoWo, P.invHoWo);`,
+      `let ao${j} = kn${j} * P.O * P.HoWo + (ka + ${j}u - kn${j} * P.HoWo);`,
+    );
+  }
+  // A = dY rows: 4 consecutive positions never straddle two images (HoWo % 4 == 0).
+  const aFast = ["let fn0 = fdiv(ka, P.HoWo, P.invHoWo);", "let fa = fn0 * P.O * P.HoWo + ka - fn0 * P.HoWo;"];
+  for (let r = 0; r < rows; r++) aFast.push(`let a${r} = G[(fa + or${r}) / 4u];`);
+  const wrap = "if (ox == P.Wo) { ox = 0u; oy += 1u; }\nif (oy == P.Ho) { oy = 0u; nOff += CHW; }";
+  return {
+    decls: `${params}
+@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> G: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<uniform> P: Params;
+fn xs(i: u32) -> f32 { return X[i / 4u][i % 4u]; }
+fn gs(i: u32) -> f32 { return G[i / 4u][i % 4u]; }
+${fdiv}`,
+    M: "P.O",
+    N: "P.C * P.KH * 4u",
+    K: "P.N * P.HoWo",
+    setup: setup.join("\n"),
+    aPrep: aPrep.join("\n"),
+    aLoad: (r, j) => `gs(ao${j} + or${r})`,
+    aFast: aFast.join("\n"),
+    bInit: "var ox = 0u; var oy = 0u; var nOff = 0u;",
+    bLoad: (j) =>
+      j >= 3
+        ? "0.0"
+        : `select(0.0, xs(nOff + cOff + u32(i32(oy) + kyp) * P.W + u32(i32(ox) + ${j - 1})), ` +
+          `u32(i32(oy) + kyp) < P.H && u32(i32(ox) + ${j - 1}) < P.W)`,
+    bAdvance: `ox += 1u;\n${wrap}`,
+    bFast: `let iy = i32(oy) + kyp;
+let ok = u32(iy) < P.H;
+let rb = nOff + cOff + u32(iy) * P.W + ox;
+let v = select(vec4<f32>(0.0), X[rb / 4u], ok);
+let l1 = select(0.0, xs(rb - 1u), ok && ox >= 1u);
+let r1 = select(0.0, xs(rb + 4u), ok && ox + 4u < P.W);
+let b0 = vec4<f32>(l1, v.x, v.y, 0.0);
+let b1 = vec4<f32>(v.x, v.y, v.z, 0.0);
+let b2 = vec4<f32>(v.y, v.z, v.w, 0.0);
+let b3 = vec4<f32>(v.z, v.w, r1, 0.0);
+ox += 4u;
+${wrap}`,
+    cIndex: "row * P.CKK + (col / 4u) * 3u + col % 4u",
+    storeCols: 3,
+  };
 }

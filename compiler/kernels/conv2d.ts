@@ -5,74 +5,22 @@
 //   backward weight: dW   (O x CKK)   = dY (O x N*HoWo)     * im2col(X)^T (N*HoWo x CKK)
 // Shapes, stride and padding live in a uniform; only `stride` may optionally be baked in
 // (backward input divides by it per element, which a constant 1 or 2 makes free).
-import type { Epilogue } from "./epilogue.ts";
-import { gemmWgsl, gemmWorkgroups, LAVAPIPE_SCHEDULE, rowGroups, type Schedule } from "./gemm.ts";
+import {
+  convDirectOk,
+  convDirectWeightOk,
+  convOutSize,
+  convUniforms,
+  FDIV,
+  PARAMS,
+  type ConvKernel,
+  type ConvOptions,
+  type ConvShape,
+} from "./conv-common.ts";
+import { conv2dDirectWgsl, directWeightHooks } from "./conv2d-direct.ts";
+import { gemmWgsl, gemmWorkgroups, LAVAPIPE_SCHEDULE, rowGroups } from "./gemm.ts";
 
-export interface ConvShape {
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  /** Output channels. */
-  O: number;
-  KH: number;
-  KW: number;
-  stride: number;
-  pad: number;
-}
+export * from "./conv-common.ts";
 
-export interface ConvOptions {
-  subgroups: boolean;
-  epilogue?: Epilogue;
-  schedule?: Schedule;
-}
-
-export interface ConvKernel {
-  wgsl: string;
-  /** Bindings: 0, 1 inputs (see each generator), 2 output, 3 params uniform, epilogue from 4. */
-  bindings: number;
-  workgroups(s: ConvShape): [number, number, number];
-  uniforms(s: ConvShape): Uint32Array;
-}
-
-export function convOutSize(s: ConvShape): { Ho: number; Wo: number } {
-  return {
-    Ho: Math.floor((s.H + 2 * s.pad - s.KH) / s.stride) + 1,
-    Wo: Math.floor((s.W + 2 * s.pad - s.KW) / s.stride) + 1,
-  };
-}
-
-const PARAMS = `struct Params {
-  N: u32, C: u32, H: u32, W: u32, O: u32, KH: u32, KW: u32, Ho: u32,
-  Wo: u32, stride: u32, pad: u32, HW: u32, HoWo: u32, CKK: u32, KK: u32, invKK: f32,
-  invHoWo: f32, invS: f32, gy: u32, p1: u32,
-}`;
-
-// Quotient of a per-lane value by a uniform divisor: float reciprocal plus one correction
-// each way (exact for a < 2^23). Integer division is scalarised per lane by the JIT.
-const FDIV = `fn fdiv(a: u32, d: u32, inv: f32) -> u32 {
-  var q = u32(f32(a) * inv);
-  q = select(q, q - 1u, q * d > a);
-  q = select(q, q + 1u, (q + 1u) * d <= a);
-  return q;
-}`;
-
-/** `gy` = row groups per workgroup for a GEMM with `M` rows (see gemm.ts). */
-export function convUniforms(s: ConvShape, gy = 1): Uint32Array {
-  const { Ho, Wo } = convOutSize(s);
-  const KK = s.KH * s.KW;
-  const u = new Uint32Array(20);
-  const f = new Float32Array(u.buffer);
-  u.set([s.N, s.C, s.H, s.W, s.O, s.KH, s.KW, Ho, Wo, s.stride, s.pad]);
-  u.set([s.H * s.W, Ho * Wo, s.C * KK, KK], 11);
-  f[15] = 1 / KK;
-  f[16] = 1 / (Ho * Wo);
-  f[17] = 1 / s.stride;
-  u[18] = gy;
-  return u;
-}
-
-/** Output is always binding 2, named C (the skeleton stores to C). */
 function bindings(x: string, y: string): string {
   return `${PARAMS}
 @group(0) @binding(0) var<storage, read> ${x}: array<f32>;
@@ -100,6 +48,8 @@ function finish(
 
 /** Y = conv(X, W). Bindings: 0 X [N,C,H,W], 1 W [O,C,KH,KW], 2 Y [N,O,Ho,Wo], 3 params. */
 export function conv2dForward(o: ConvOptions): ConvKernel {
+  const dims = (s: ConvShape): [number, number, number] => [s.O, convOutSize(s).Ho * convOutSize(s).Wo, s.N];
+  if (o.directKW) return finish(conv2dDirectWgsl("forward", o.directKW, o, PARAMS), o, dims);
   const R = (o.schedule ?? LAVAPIPE_SCHEDULE).rows;
   const setup = ["let xBase = i32(bz * P.C * P.HW);", "let cs = i32(P.stride);", "let pd = i32(P.pad);"];
   for (let r = 0; r < R; r++) setup.push(`let ar${r} = min(row0 + ${r}u, M - 1u) * K;`);
@@ -132,9 +82,20 @@ if (ky == i32(P.KH)) { ky = 0; koff += i32(P.HW) - i32(P.KH * P.W); }`,
     },
     { subgroups: o.subgroups, schedule: o.schedule, epilogue: o.epilogue, epilogueBinding: 4 },
   );
-  return finish(wgsl, o, (s) => {
-    const { Ho, Wo } = convOutSize(s);
-    return [s.O, Ho * Wo, s.N];
+  return finish(wgsl, o, dims);
+}
+
+/** The fastest valid forward kernel for `s` (direct when `convDirectOk`). */
+export function conv2dForwardFor(s: ConvShape, o: ConvOptions): ConvKernel {
+  return conv2dForward({ ...o, directKW: convDirectOk(s) ? s.KW : undefined });
+}
+
+/** The fastest valid backward-input kernel for `s`. */
+export function conv2dBackwardInputFor(s: ConvShape, o: ConvOptions): ConvKernel {
+  return conv2dBackwardInput({
+    ...o,
+    stride: s.stride,
+    directKW: convDirectOk(s) ? s.KW : undefined,
   });
 }
 
@@ -143,6 +104,8 @@ if (ky == i32(P.KH)) { ky = 0; koff += i32(P.HW) - i32(P.KH * P.W); }`,
  * 2 dX [N,C,H,W], 3 params. `stride` bakes the stride in as a constant (else uniform).
  */
 export function conv2dBackwardInput(o: ConvOptions & { stride?: number }): ConvKernel {
+  const dims = (s: ConvShape): [number, number, number] => [s.C, s.H * s.W, s.N];
+  if (o.directKW) return finish(conv2dDirectWgsl("backwardInput", o.directKW, o, PARAMS), o, dims);
   const R = (o.schedule ?? LAVAPIPE_SCHEDULE).rows;
   const setup = ["let yBase = bz * P.O * P.HoWo;", "let pd = i32(P.pad);"];
   for (let r = 0; r < R; r++) setup.push(`let cr${r} = min(row0 + ${r}u, M - 1u) * P.KK;`);
@@ -195,7 +158,7 @@ if (ky == i32(P.KH)) { ky = 0; yo += P.HoWo; }`,
     },
     { subgroups: o.subgroups, schedule: o.schedule, epilogue: o.epilogue, epilogueBinding: 4 },
   );
-  return finish(wgsl, o, (s) => [s.C, s.H * s.W, s.N]);
+  return finish(wgsl, o, dims);
 }
 
 /**
@@ -203,6 +166,13 @@ if (ky == i32(P.KH)) { ky = 0; yo += P.HoWo; }`,
  * 1 dY [N,O,Ho,Wo], 2 dW [O,C,KH,KW], 3 params.
  */
 export function conv2dBackwardWeight(o: ConvOptions): ConvKernel {
+  if (o.directKW !== undefined && o.directKW !== 3) throw new Error("direct dW needs KW = 3");
+  if (o.directKW) {
+    const schedule = o.schedule ?? LAVAPIPE_SCHEDULE;
+    const hooks = directWeightHooks(PARAMS, FDIV, schedule.rows);
+    const wgsl = gemmWgsl(hooks, { ...o, schedule, epilogueBinding: 4 });
+    return finish(wgsl, o, (s) => [s.O, s.C * s.KH * 4, 1]);
+  }
   const R = (o.schedule ?? LAVAPIPE_SCHEDULE).rows;
   const setup = ["let cs = i32(P.stride);", "let pd = i32(P.pad);", "let CHW = i32(P.C * P.HW);"];
   for (let r = 0; r < R; r++) setup.push(`let or${r} = min(row0 + ${r}u, M - 1u) * P.HoWo;`);
@@ -247,4 +217,9 @@ xo = nOff + iys * i32(P.W) + ixs;`,
     { subgroups: o.subgroups, schedule: o.schedule, epilogue: o.epilogue, epilogueBinding: 4 },
   );
   return finish(wgsl, o, (s) => [s.O, s.C * s.KH * s.KW, 1]);
+}
+
+/** The fastest valid weight-gradient kernel for `s`. */
+export function conv2dBackwardWeightFor(s: ConvShape, o: ConvOptions): ConvKernel {
+  return conv2dBackwardWeight({ ...o, directKW: convDirectWeightOk(s) ? 3 : undefined });
 }

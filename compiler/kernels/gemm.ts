@@ -17,6 +17,8 @@ export interface Schedule {
   wgY: number;
   /** Consecutive k per lane per A fetch: 4 (vec4 A loads) or 1 (scalar, fewer live registers). */
   kVec: 1 | 4;
+  /** Steps of the rolled 8-step broadcast loop per iteration (1, 2, 4 or 8). */
+  unroll?: number;
 }
 
 /** Tuned on lavapipe (llvmpipe, 256-bit, subgroup size 8). */
@@ -60,6 +62,8 @@ export interface GemmHooks {
   bFast?: string;
   /** Flat output index of (`row`, `col`) (both in scope) into C. */
   cIndex: string;
+  /** Only the first `storeCols` of each lane's 4 columns are real outputs (default 4). */
+  storeCols?: number;
 }
 
 export interface GemmOptions {
@@ -120,13 +124,13 @@ export function kernelHead(
 }
 
 /** Guarded store of the `rows` x 4 accumulators through the epilogue. */
-export function emitStore(emit: Emit, rows: number, cIndex: string): void {
+export function emitStore(emit: Emit, rows: number, cIndex: string, cols = 4): void {
   const comps = ["x", "y", "z", "w"];
   // Rows/columns past the edge were computed from clamped loads and are dropped.
   for (let r = 0; r < rows; r++) {
     emit(1, `if (row0 + ${r}u < M) {`);
     emit(2, `let row = row0 + ${r}u;`);
-    for (let j = 0; j < 4; j++) {
+    for (let j = 0; j < cols; j++) {
       emit(2, `if (col0 + ${j}u < N) {`);
       emit(3, `let col = col0 + ${j}u;`);
       emit(3, `let i = ${cIndex};`);
@@ -190,13 +194,19 @@ export function gemmWgsl(h: GemmHooks, o: GemmOptions): string {
     // Rolled loop over source lanes: unrolled broadcasts JIT slowly and ran 2x slower.
     const chunk = LANES * KV;
     emit(1, `let kFull = K - K % ${chunk}u;`);
+    const U = s.unroll ?? 1;
     const body = (guard: boolean) => {
       loadA(2, guard);
-      emit(2, `for (var s = 0u; s < ${guard ? "steps" : `${LANES}u`}; s++) {`);
-      loadB(3, guard);
-      emit(3, `let src = sgBase + s;`);
-      fmas(3, (r) => `subgroupShuffle(a${r}, src)`);
-      emit(3, `kb += ${KV}u;`);
+      const u = guard ? 1 : U;
+      emit(2, `for (var s = 0u; s < ${guard ? "steps" : `${LANES}u`}; s += ${u}u) {`);
+      for (let i = 0; i < u; i++) {
+        emit(3, "{");
+        loadB(4, guard);
+        emit(4, `let src = sgBase + s + ${i}u;`);
+        fmas(4, (r) => `subgroupShuffle(a${r}, src)`);
+        emit(4, `kb += ${KV}u;`);
+        emit(3, "}");
+      }
       emit(2, `}`);
     };
     emit(1, `for (var k0 = 0u; k0 < kFull; k0 += ${chunk}u) {`);
@@ -225,7 +235,7 @@ export function gemmWgsl(h: GemmHooks, o: GemmOptions): string {
     fmas(2, (r) => `a${r}`);
     emit(1, `}`);
   }
-  emitStore(emit, R, h.cIndex);
+  emitStore(emit, R, h.cIndex, h.storeCols);
   L.push("}");
   return L.join("\n") + "\n";
 }

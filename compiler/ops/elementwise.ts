@@ -307,7 +307,7 @@ defineOp({
     return { dtype: ins[1].dtype, shape: broadcastShapes(broadcastShapes(ins[0].shape, ins[1].shape), ins[2].shape) };
   },
   scalar: ([c, a, b]) => (c !== 0 ? a : b),
-  wgsl: ([c, a, b]) => `select(${b}, ${a}, ${c} != 0.0)`,
+  wgsl: ([c, a, b], _attrs, _node, types) => `select(${b}, ${a}, ${c} != ${types[0].dtype === "i32" ? "0" : "0.0"})`,
   vjp: (g, node, cot) => {
     const [c, a, b] = node.inputs;
     const zero = g.const(0);

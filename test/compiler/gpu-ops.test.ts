@@ -114,6 +114,18 @@ describe("WGSL kernels match the float64 reference", () => {
     expect(compareOutputs(g, feeds, await runOnGpu(gpu, g, feeds))).toBeLessThan(1e-5);
   });
 
+  it("where with an i32 condition", async () => {
+    const g = new Graph();
+    const c = g.input("c", i32(2, 5));
+    const a = g.input("a", f(2, 5));
+    g.outputs.set("y", g.op("where", [c, a, g.const(-1)]));
+    const feeds: Feeds = new Map([
+      ["c", { dtype: "i32", shape: [2, 5], data: Float64Array.from([0, 1, 2, 0, -3, 1, 0, 0, 7, 1]) }],
+      ["a", randomTensor(rng(2), f(2, 5))],
+    ]);
+    expect(compareOutputs(g, feeds, await runOnGpu(gpu, g, feeds))).toBeLessThan(1e-6);
+  });
+
   it("argmax, iota, rand and randn are exact", async () => {
     const g = new Graph();
     const x = g.input("x", f(4, 7));

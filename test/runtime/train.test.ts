@@ -38,20 +38,20 @@ describe("training", () => {
     expect(logs[0].get("opt.grad_norm")).toBeGreaterThan(0);
     const params = await s.store.readAll();
     expect([...params.keys()]).toEqual([
+      "net.h.b",
+      "net.h.w",
       "net.linear.b",
       "net.linear.w",
-      "net.linear_1.b",
-      "net.linear_1.w",
+      "opt.m.net.h.b",
+      "opt.m.net.h.w",
       "opt.m.net.linear.b",
       "opt.m.net.linear.w",
-      "opt.m.net.linear_1.b",
-      "opt.m.net.linear_1.w",
+      "opt.v.net.h.b",
+      "opt.v.net.h.w",
       "opt.v.net.linear.b",
       "opt.v.net.linear.w",
-      "opt.v.net.linear_1.b",
-      "opt.v.net.linear_1.w",
     ]);
-    expect(params.get("net.linear.w")!.length).toBe(784 * 32);
+    expect(params.get("net.h.w")!.length).toBe(784 * 32);
   });
 });
 
