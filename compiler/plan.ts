@@ -232,8 +232,23 @@ export function buildPlan(g: Graph, target: Target): Plan {
   kernels.forEach((k, i) => k.reads.forEach((r) => lastUse.set(r, i)));
   const pinned = new Set<number>([...updateTargets.keys(), ...outputValues].map((v) => aliasOf(g, mat, v)));
 
-  // Assign physical buffers: reuse freed temporaries of the same size.
-  const free = new Map<number, number[]>(); // bytes -> physical buffer indices
+  // Assign physical buffers: a temporary takes the smallest free buffer that fits, else
+  // grows the largest free one, else a new one (buffers are created after planning).
+  const free: number[] = []; // physical buffer indices
+  const take = (bytes: number): number | undefined => {
+    if (free.length === 0) return undefined;
+    let best = -1;
+    for (let k = 0; k < free.length; k++) {
+      const b = buffers[free[k]].bytes;
+      if (b >= bytes && (best < 0 || b < buffers[free[best]].bytes)) best = k;
+    }
+    if (best < 0) {
+      best = 0;
+      for (let k = 1; k < free.length; k++) if (buffers[free[k]].bytes > buffers[free[best]].bytes) best = k;
+      buffers[free[best]].bytes = bytes;
+    }
+    return free.splice(best, 1)[0];
+  };
   const lifetimes: Plan["lifetimes"] = [];
   const physical = new Map<number, number>(valueBuf); // value id -> buffer index
   kernels.forEach((k, i) => {
@@ -241,7 +256,7 @@ export function buildPlan(g: Graph, target: Target): Plan {
     const bytes = bufferBytes(n);
     const kind: BufferKind = pinned.has(k.out) ? "output" : "temp";
     let idx: number | undefined;
-    if (kind === "temp") idx = free.get(bytes)?.pop();
+    if (kind === "temp") idx = take(bytes);
     if (idx === undefined) idx = newBuffer(buffers, n, kind, "");
     const b = buffers[idx];
     b.name = b.name ? `${b.name}, %${k.out}` : `%${k.out}`;
@@ -253,15 +268,9 @@ export function buildPlan(g: Graph, target: Target): Plan {
       if (lastUse.get(r) !== i || pinned.has(r)) continue;
       const pb = physical.get(r)!;
       if (buffers[pb].kind !== "temp") continue;
-      const list = free.get(buffers[pb].bytes) ?? [];
-      list.push(pb);
-      free.set(buffers[pb].bytes, list);
+      free.push(pb);
     }
-    if (kind === "temp" && !lastUse.has(k.out)) {
-      const list = free.get(bytes) ?? [];
-      list.push(idx);
-      free.set(bytes, list);
-    }
+    if (kind === "temp" && !lastUse.has(k.out)) free.push(idx);
   });
 
   const resolve = (id: number) => {
