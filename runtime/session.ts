@@ -26,6 +26,8 @@ export interface SessionOptions {
   log: (line: string) => void;
   /** Continue from runDir/checkpoint.safetensors when it exists. */
   resume: boolean;
+  /** Where the progress bar goes (default stdout); tests pass a sink. */
+  progressStream?: { write(s: string): unknown; isTTY?: boolean };
   /** Called after every step the run block executes, with the step's logged scalars. */
   onStep?: (step: string, logs: Map<string, number>) => void;
 }
@@ -183,20 +185,29 @@ export class Session {
   async evaluate(name: string): Promise<Map<string, number>> {
     const step = this.compiled.program.steps.get(name)!;
     if (!step.batch) throw new Error(`evaluate(${name}): the step reads no data source`);
-    if (step.optimizer) throw new Error(`evaluate(${name}): the step trains (it has 'minimize'); evaluate a step that only logs`);
+    if (step.optimizer)
+      throw new Error(
+        `evaluate(${name}): the step trains (it has 'minimize'); evaluate a step that only logs`,
+      );
     const ex = this.executors.get(name)!;
     const data = this.data.get(step.batch.data)!;
     const batch = this.compiled.program.data.get(step.batch.data)!.args.batch as number;
     if (data.size % batch !== 0 && !this.warnedPadding.has(name)) {
       this.warnedPadding.add(name);
-      this.opts.log(`warning: evaluate(${name}): ${data.size} items are not a multiple of the batch (${batch}); the last batch is padded and its mean includes the padding`);
+      this.opts.log(
+        `warning: evaluate(${name}): ${data.size} items are not a multiple of the batch (${batch}); the last batch is padded and its mean includes the padding`,
+      );
     }
     const sums = new Map<string, number>();
     let count = 0;
     for (const b of data.epoch()) {
       const feeds = new Map<string, HostTensor>();
       for (const [k, v] of b.fields) feeds.set(`${step.batch.param}.${k}`, v);
-      if (ex.inputs.has("__seed")) feeds.set("__seed", Int32Array.of(hashU32((this.opts.seed * 7919 + this.events) >>> 0) | 0));
+      if (ex.inputs.has("__seed"))
+        feeds.set(
+          "__seed",
+          Int32Array.of(hashU32((this.opts.seed * 7919 + this.events) >>> 0) | 0),
+        );
       const out = await ex.run(feeds);
       // Logged values are batch means, weighted by the batch's real rows.
       for (const [k, v] of out) sums.set(k, (sums.get(k) ?? 0) + v[0] * b.count);
@@ -321,7 +332,7 @@ export class Session {
         const b = this.evalInt(s.iterable.end, env);
         const bar =
           top && !this.progress && containsStepCall(s.body, this.compiled)
-            ? new Progress({ total: b - a, label: this.compiled.program.name })
+            ? new Progress({ total: b - a, label: this.compiled.program.name, stream: this.opts.progressStream })
             : null;
         if (bar) this.progress = bar;
         for (let i = a; i < b; i++) {

@@ -29,6 +29,7 @@ export function session(
     checkpointSeconds: 0,
     resume: false,
     log: (l) => lines.push(l),
+    progressStream: { write: () => true },
     ...opts,
     onStep: (name, l) => {
       logs.push(new Map(l));
