@@ -9,6 +9,7 @@ import { UsageError } from "./args.ts";
 import { cmdCheck, cmdCompile } from "./compile-commands.ts";
 import { cmdTrain } from "./train-command.ts";
 import { cmdExplain } from "./explain-command.ts";
+import { cmdSample } from "./sample-command.ts";
 
 export const HELP = `cldc — the cld compiler: diffusion models and C-LoRA continual customization, lowered to WGSL
 
@@ -20,6 +21,8 @@ Usage:
                                               run a training program (resumes from DIR)
   cldc explain PROGRAM.cld [--step NAME] [--profile]
                                               the compiled step as a table of kernels
+  cldc sample CHECKPOINT --prompt TEXT -o GRID.png [--n 16] [--steps 50] [--guidance 3] [--seed 1] [--sampler ddim|ddpm] [--no-ema]
+                                              draw images from a trained model (classifier-free guidance)
   cldc --help | --version
 
 Exit codes: 0 ok, 1 bad input (diagnostics printed), 2 runtime failure, 3 no GPU adapter.
@@ -50,6 +53,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdTrain(rest, sources);
       case "explain":
         return await cmdExplain(rest, sources);
+      case "sample":
+        return await cmdSample(rest, sources);
       default:
         console.error(`cldc: unknown command '${cmd}'\n\n${HELP}`);
         return 1;

@@ -331,7 +331,7 @@ export class Session {
         const a = this.evalInt(s.iterable.start, env);
         const b = this.evalInt(s.iterable.end, env);
         const bar =
-          top && !this.progress && containsStepCall(s.body, this.compiled)
+          top && b > a && !this.progress && containsStepCall(s.body, this.compiled)
             ? new Progress({ total: b - a, label: this.compiled.program.name, stream: this.opts.progressStream })
             : null;
         if (bar) this.progress = bar;

@@ -42,7 +42,12 @@ describe("Gpu", () => {
     const b = gpu.createBuffer(256 * 4);
     gpu.write(b, new Float32Array(256).fill(1));
     const bindGroup = gpu.makeBindGroup(p, [b]);
-    const d = { pipeline: p, bindGroup, workgroups: [4, 1, 1] as [number, number, number], label: "double" };
+    const d = {
+      pipeline: p,
+      bindGroup,
+      workgroups: [4, 1, 1] as [number, number, number],
+      label: "double",
+    };
     const r = await gpu.submit([d, d, d]);
     expect(r.ms).toBeGreaterThan(0);
     const prof = await gpu.submit([d, d], { profile: true });
