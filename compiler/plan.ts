@@ -215,7 +215,7 @@ export function buildPlan(g: Graph, target: Target): Plan {
       kernels.push({
         name: kernelName(kernelIndex, uniqueOps([...opsIn, n])),
         wgsl: f.wgsl,
-        bindings: [...reads.map((r) => ({ buffer: r })), { buffer: n.id }],
+        bindings: [...reads.map((r) => ({ buffer: r })), { buffer: n.id }, { uniform: f.uniform }],
         workgroups: dispatch1d(f.threads),
         ops: uniqueOps([...opsIn, n]),
         locs: uniqueLocs([...f.inlined.map((i) => g.node(i)), n]),

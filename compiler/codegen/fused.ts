@@ -14,6 +14,8 @@ export interface FusedKernel {
   /** Value ids inlined into this kernel (for naming and source comments). */
   inlined: number[];
   threads: number;
+  /** Bound after the output: the element count. */
+  uniform: number[];
 }
 
 export const WORKGROUP = 64;
@@ -265,6 +267,8 @@ export function fusedKernel(g: Graph, root: number, materialized: (id: number) =
   // The root itself is computed here even when "materialized".
   const decls = em.reads.map((id, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<${wgslType(g.type(id).dtype)}>;`);
   decls.push(`@group(0) @binding(${em.reads.length}) var<storage, read_write> out: array<${outT}>;`);
+  // The element count is a uniform, so kernels that differ only in size share a pipeline.
+  decls.push(`@group(0) @binding(${em.reads.length + 1}) var<uniform> count: vec4<u32>;`);
   const helpers = [...em.helpers].sort().map((h) => (h === "randn" ? wgslHash : wgslHelpers[h]));
   const head = split
     ? [
@@ -273,15 +277,22 @@ export function fusedKernel(g: Graph, root: number, materialized: (id: number) =
         "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {",
         "  let i = i32(wid.x);",
         "  let lane = i32(li);",
+        "  if (i >= i32(count.x)) { return; }",
       ]
     : [
         `@compute @workgroup_size(${WORKGROUP})`,
         "fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {",
         `  let i = i32(gid.x + gid.y * nwg.x * ${WORKGROUP}u);`,
-        `  if (i >= ${total}) { return; }`,
+        "  if (i >= i32(count.x)) { return; }",
       ];
   const wgsl = [...decls, ...helpers, ...head, ...body.map((l) => "  " + l), "}", ""].join("\n");
-  return { wgsl, reads: em.reads, inlined: [...em.inlined].sort((a, b) => a - b), threads: split ? total * WORKGROUP : total };
+  return {
+    wgsl,
+    reads: em.reads,
+    inlined: [...em.inlined].sort((a, b) => a - b),
+    threads: split ? total * WORKGROUP : total,
+    uniform: [total, 0, 0, 0],
+  };
 }
 
 /** Workgroup counts for `threads` invocations of WORKGROUP lanes, within the 65535 limit. */

@@ -73,7 +73,6 @@ export function convUniforms(s: ConvShape, gy = 1): Uint32Array {
   return u;
 }
 
-/** Output is always binding 2, named C (the skeleton stores to C). */
 /**
  * Whether the direct stride-1 kernels apply: stride 1, odd kernel width with "same" column
  * padding pad = (KW - 1) / 2 <= 4, and 4-aligned row widths on both sides.

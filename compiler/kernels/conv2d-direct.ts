@@ -60,7 +60,12 @@ const DIMS: Record<DirectMode, Dims> = {
  * conv uniform. Bindings as the im2col kernels: forward 0 X, 1 W, 2 Y; backward input
  * 0 dY, 1 W, 2 dX; 3 params; epilogue from 4. Binding 0 is read as array<vec4<f32>>.
  */
-export function conv2dDirectWgsl(mode: DirectMode, kw: number, o: ConvOptions, params: string): string {
+export function conv2dDirectWgsl(
+  mode: DirectMode,
+  kw: number,
+  o: ConvOptions,
+  params: string,
+): string {
   const s = o.schedule ?? LAVAPIPE_SCHEDULE;
   const R = s.rows;
   const pc = (kw - 1) / 2;
@@ -120,9 +125,11 @@ fn xs(i: u32) -> f32 { return X[i / 4u][i % 4u]; }`;
       emit(ind, `let win${kx} = ${dx === 0 ? "v" : vec4([0, 1, 2, 3].map((c) => comp(c + dx)))};`);
     }
   };
+  // Row-outer order (each accumulator finishes its taps before the next): ~1.4x faster
+  // than tap-outer on lavapipe, presumably fewer spills of the accumulators.
   const fmas = (ind: number, w: (r: number, kx: number) => string) => {
-    for (let kx = 0; kx < kw; kx++) {
-      for (let r = 0; r < R; r++) {
+    for (let r = 0; r < R; r++) {
+      for (let kx = 0; kx < kw; kx++) {
         emit(ind, `acc${r} = fma(vec4<f32>(${w(r, kx)}), win${kx}, acc${r});`);
       }
     }
@@ -130,20 +137,28 @@ fn xs(i: u32) -> f32 { return X[i / 4u][i % 4u]; }`;
   const advance = (ind: number) => emit(ind, `ky += 1u;\nif (ky == P.KH) { ky = 0u; ci += 1u; }`);
 
   if (o.subgroups) {
-    emit(1, `for (var t0 = 0u; t0 < T; t0 += ${LANES}u) {`);
-    emit(2, `let tl = min(t0 + lane, T - 1u);`);
-    wPrep(2, "tl");
-    for (let r = 0; r < R; r++) {
-      for (let kx = 0; kx < kw; kx++) emit(2, `let w${r}_${kx} = ${wLoad(r, kx)};`);
-    }
-    // Trip count is uniform and never runs past T, so no pair needs masking.
-    emit(2, `let steps = min(${LANES}u, T - t0);`);
-    emit(2, `for (var s = 0u; s < steps; s++) {`);
-    windows(3);
-    emit(3, `let src = sgBase + s;`);
-    fmas(3, (r, kx) => `subgroupShuffle(w${r}_${kx}, src)`);
-    advance(3);
-    emit(2, `}`);
+    // A constant trip count for full chunks measured ~15% faster than min(8, T - t0).
+    const chunk = (ind: number, steps: string) => {
+      emit(ind, `let tl = min(t0 + lane, T - 1u);`);
+      wPrep(ind, "tl");
+      for (let r = 0; r < R; r++) {
+        for (let kx = 0; kx < kw; kx++) emit(ind, `let w${r}_${kx} = ${wLoad(r, kx)};`);
+      }
+      // Never runs past T, so no pair needs masking.
+      emit(ind, `for (var s = 0u; s < ${steps}; s++) {`);
+      windows(ind + 1);
+      emit(ind + 1, `let src = sgBase + s;`);
+      fmas(ind + 1, (r, kx) => `subgroupShuffle(w${r}_${kx}, src)`);
+      advance(ind + 1);
+      emit(ind, `}`);
+    };
+    emit(1, `let tFull = T - T % ${LANES}u;`);
+    emit(1, `for (var t0 = 0u; t0 < tFull; t0 += ${LANES}u) {`);
+    chunk(2, `${LANES}u`);
+    emit(1, `}`);
+    emit(1, `if (tFull < T) {`);
+    emit(2, `let t0 = tFull;`);
+    chunk(2, "T - tFull");
     emit(1, `}`);
   } else {
     emit(1, `for (var t = 0u; t < T; t++) {`);
@@ -153,7 +168,11 @@ fn xs(i: u32) -> f32 { return X[i / 4u][i % 4u]; }`;
     advance(2);
     emit(1, `}`);
   }
-  emitStore(emit, R, mode === "forward" ? "(bz * P.O + row) * P.HoWo + col" : "(bz * P.C + row) * P.HW + col");
+  emitStore(
+    emit,
+    R,
+    mode === "forward" ? "(bz * P.O + row) * P.HoWo + col" : "(bz * P.C + row) * P.HW + col",
+  );
   L.push("}");
   return L.join("\n") + "\n";
 }
@@ -184,7 +203,10 @@ export function directWeightHooks(params: string, fdiv: string, rows: number): G
     );
   }
   // A = dY rows: 4 consecutive positions never straddle two images (HoWo % 4 == 0).
-  const aFast = ["let fn0 = fdiv(ka, P.HoWo, P.invHoWo);", "let fa = fn0 * P.O * P.HoWo + ka - fn0 * P.HoWo;"];
+  const aFast = [
+    "let fn0 = fdiv(ka, P.HoWo, P.invHoWo);",
+    "let fa = fn0 * P.O * P.HoWo + ka - fn0 * P.HoWo;",
+  ];
   for (let r = 0; r < rows; r++) aFast.push(`let a${r} = G[(fa + or${r}) / 4u];`);
   const wrap = "if (ox == P.Wo) { ox = 0u; oy += 1u; }\nif (oy == P.Ho) { oy = 0u; nOff += CHW; }";
   return {

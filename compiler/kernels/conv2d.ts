@@ -5,6 +5,8 @@
 //   backward weight: dW   (O x CKK)   = dY (O x N*HoWo)     * im2col(X)^T (N*HoWo x CKK)
 // Shapes, stride and padding live in a uniform; only `stride` may optionally be baked in
 // (backward input divides by it per element, which a constant 1 or 2 makes free).
+// Stride-1 "same" convolutions with 4-aligned rows have faster direct kernels
+// (conv2d-direct.ts), selected with `directKW` or by the `...For(shape, opts)` helpers.
 import {
   convDirectOk,
   convDirectWeightOk,
@@ -21,6 +23,7 @@ import { gemmWgsl, gemmWorkgroups, LAVAPIPE_SCHEDULE, rowGroups } from "./gemm.t
 
 export * from "./conv-common.ts";
 
+/** Output is always binding 2, named C (the skeleton stores to C). */
 function bindings(x: string, y: string): string {
   return `${PARAMS}
 @group(0) @binding(0) var<storage, read> ${x}: array<f32>;
@@ -48,10 +51,18 @@ function finish(
 
 /** Y = conv(X, W). Bindings: 0 X [N,C,H,W], 1 W [O,C,KH,KW], 2 Y [N,O,Ho,Wo], 3 params. */
 export function conv2dForward(o: ConvOptions): ConvKernel {
-  const dims = (s: ConvShape): [number, number, number] => [s.O, convOutSize(s).Ho * convOutSize(s).Wo, s.N];
+  const dims = (s: ConvShape): [number, number, number] => [
+    s.O,
+    convOutSize(s).Ho * convOutSize(s).Wo,
+    s.N,
+  ];
   if (o.directKW) return finish(conv2dDirectWgsl("forward", o.directKW, o, PARAMS), o, dims);
   const R = (o.schedule ?? LAVAPIPE_SCHEDULE).rows;
-  const setup = ["let xBase = i32(bz * P.C * P.HW);", "let cs = i32(P.stride);", "let pd = i32(P.pad);"];
+  const setup = [
+    "let xBase = i32(bz * P.C * P.HW);",
+    "let cs = i32(P.stride);",
+    "let pd = i32(P.pad);",
+  ];
   for (let r = 0; r < R; r++) setup.push(`let ar${r} = min(row0 + ${r}u, M - 1u) * K;`);
   // Per output column: top-left input corner (may be negative: padding).
   for (const j of C4) {

@@ -17,8 +17,6 @@ export interface Schedule {
   wgY: number;
   /** Consecutive k per lane per A fetch: 4 (vec4 A loads) or 1 (scalar, fewer live registers). */
   kVec: 1 | 4;
-  /** Steps of the rolled 8-step broadcast loop per iteration (1, 2, 4 or 8). */
-  unroll?: number;
 }
 
 /** Tuned on lavapipe (llvmpipe, 256-bit, subgroup size 8). */
@@ -155,7 +153,10 @@ export function gemmWgsl(h: GemmHooks, o: GemmOptions): string {
     if (KV === 4 && h.bFast && !guard) return emit(ind, h.bFast);
     for (const j of jv) {
       const v = vec4([0, 1, 2, 3].map((c) => h.bLoad(c)));
-      emit(ind, guard ? `let b${j} = select(vec4<f32>(0.0), ${v}, kb + ${j}u < K);` : `let b${j} = ${v};`);
+      emit(
+        ind,
+        guard ? `let b${j} = select(vec4<f32>(0.0), ${v}, kb + ${j}u < K);` : `let b${j} = ${v};`,
+      );
       emit(ind, h.bAdvance);
     }
   };
@@ -191,22 +192,17 @@ export function gemmWgsl(h: GemmHooks, o: GemmOptions): string {
   emit(1, `var kb = 0u;`);
 
   if (o.subgroups) {
-    // Rolled loop over source lanes: unrolled broadcasts JIT slowly and ran 2x slower.
+    // Rolled loop over source lanes with a constant trip count: unrolling 2/4/8 steps ran
+    // 1.4-2x slower and JITs for seconds.
     const chunk = LANES * KV;
     emit(1, `let kFull = K - K % ${chunk}u;`);
-    const U = s.unroll ?? 1;
     const body = (guard: boolean) => {
       loadA(2, guard);
-      const u = guard ? 1 : U;
-      emit(2, `for (var s = 0u; s < ${guard ? "steps" : `${LANES}u`}; s += ${u}u) {`);
-      for (let i = 0; i < u; i++) {
-        emit(3, "{");
-        loadB(4, guard);
-        emit(4, `let src = sgBase + s + ${i}u;`);
-        fmas(4, (r) => `subgroupShuffle(a${r}, src)`);
-        emit(4, `kb += ${KV}u;`);
-        emit(3, "}");
-      }
+      emit(2, `for (var s = 0u; s < ${guard ? "steps" : `${LANES}u`}; s++) {`);
+      loadB(3, guard);
+      emit(3, `let src = sgBase + s;`);
+      fmas(3, (r) => `subgroupShuffle(a${r}, src)`);
+      emit(3, `kb += ${KV}u;`);
       emit(2, `}`);
     };
     emit(1, `for (var k0 = 0u; k0 < kFull; k0 += ${chunk}u) {`);

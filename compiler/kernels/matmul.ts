@@ -82,7 +82,8 @@ export function matmulKernel(opts: MatmulOptions): MatmulKernel {
     "let cBase = bz * P.strideC;",
   ];
   // Clamped rows/columns keep every load in bounds; the store drops them.
-  for (let r = 0; r < R; r++) setup.push(`let ar${r} = aBase + min(row0 + ${r}u, M - 1u) * ${sAm};`);
+  for (let r = 0; r < R; r++)
+    setup.push(`let ar${r} = aBase + min(row0 + ${r}u, M - 1u) * ${sAm};`);
   for (let j = 0; j < 4; j++) setup.push(`let bc${j} = min(col0 + ${j}u, N - 1u) * ${sBn};`);
   const aPrep = opts.transA
     ? "let kq0 = ka * M;\nlet kq1 = kq0 + M;\nlet kq2 = kq1 + M;\nlet kq3 = kq2 + M;"
@@ -98,7 +99,8 @@ export function matmulKernel(opts: MatmulOptions): MatmulKernel {
       // A stored [K, M]: vec4s run along rows; load 4 k x (R/4) row quads, transpose in registers.
       for (let q = 0; q < R / 4; q++) {
         setup.push(`let rq${q} = min(row0 + ${4 * q}u, M - 4u) / 4u;`);
-        for (let j = 0; j < 4; j++) a.push(`let t${q}_${j} = A[(aBase + (ka + ${j}u) * M) / 4u + rq${q}];`);
+        for (let j = 0; j < 4; j++)
+          a.push(`let t${q}_${j} = A[(aBase + (ka + ${j}u) * M) / 4u + rq${q}];`);
       }
       for (let r = 0; r < R; r++) {
         const q = Math.floor(r / 4);
@@ -146,6 +148,15 @@ export function matmulKernel(opts: MatmulOptions): MatmulKernel {
     bindings: 4 + (opts.epilogue?.bindings ?? 0),
     workgroups: (M, N, batch) => gemmWorkgroups(M, N, batch, schedule),
     uniforms: (p) =>
-      new Uint32Array([p.M, p.N, p.K, p.batch, p.strideA, p.strideB, p.strideC, rowGroups(p.M, schedule)]),
+      new Uint32Array([
+        p.M,
+        p.N,
+        p.K,
+        p.batch,
+        p.strideA,
+        p.strideB,
+        p.strideC,
+        rowGroups(p.M, schedule),
+      ]),
   };
 }
