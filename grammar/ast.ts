@@ -84,7 +84,20 @@ export interface TensorTypeExpr extends Node {
 
 // ---------------------------------------------------------------- programs
 
-export type ProgramMember = ModelMember | DataMember | OptimizerMember | StepMember | RunMember;
+export type ProgramMember =
+  | ModelMember
+  | DataMember
+  | OptimizerMember
+  | AdapterMember
+  | StepMember
+  | RunMember;
+
+/** `adapter kv = lora(unet, rank: 4)` : low-rank updates on a model's adaptable params. */
+export interface AdapterMember extends Node {
+  kind: "Adapter";
+  name: Ident;
+  init: CallExpr;
+}
 
 /** `model net = Classifier(classes: 10)` */
 export interface ModelMember extends Node {

@@ -73,6 +73,7 @@ export const keywords: string[] = [
   "model",
   "data",
   "optimizer",
+  "adapter",
   "step",
   "run",
   "minimize",
@@ -153,6 +154,7 @@ export const Else = keywordTokens["else"];
 export const Model = keywordTokens["model"];
 export const Data = keywordTokens["data"];
 export const Optimizer = keywordTokens["optimizer"];
+export const Adapter = keywordTokens["adapter"];
 export const Step = keywordTokens["step"];
 export const Run = keywordTokens["run"];
 export const Minimize = keywordTokens["minimize"];

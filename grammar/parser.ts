@@ -200,6 +200,7 @@ export class CldParser extends CstParser {
       { ALT: () => this.SUBRULE(this.modelMember) },
       { ALT: () => this.SUBRULE(this.dataMember) },
       { ALT: () => this.SUBRULE(this.optimizerMember) },
+      { ALT: () => this.SUBRULE(this.adapterMember) },
       { ALT: () => this.SUBRULE(this.stepMember) },
       { ALT: () => this.SUBRULE(this.runMember) },
     ]);
@@ -221,6 +222,13 @@ export class CldParser extends CstParser {
 
   optimizerMember = this.RULE("optimizerMember", () => {
     this.CONSUME(T.Optimizer);
+    this.CONSUME(T.Ident);
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression); // must be a call; checked in to-ast
+  });
+
+  adapterMember = this.RULE("adapterMember", () => {
+    this.CONSUME(T.Adapter);
     this.CONSUME(T.Ident);
     this.CONSUME(T.Equals);
     this.SUBRULE(this.expression); // must be a call; checked in to-ast

@@ -222,6 +222,13 @@ export class AstBuilder {
           init: this.callInit(m, "adamw(lr: 0.001)"),
           range,
         };
+      case "adapterMember":
+        return {
+          kind: "Adapter",
+          name: this.ident(this.token(m, "Ident")),
+          init: this.callInit(m, "lora(unet, rank: 4)"),
+          range,
+        };
       case "stepMember":
         return {
           kind: "Step",

@@ -71,7 +71,8 @@ export class ParamStore {
 
   initialize(seed: number) {
     lookup = this.infos;
-    for (const info of this.infos.values()) this.gpu.write(this.buffers.get(info.name)!, initialValue(info, seed));
+    for (const info of this.infos.values())
+      this.gpu.write(this.buffers.get(info.name)!, initialValue(info, seed));
   }
 
   buffer(name: string): GPUBuffer {
@@ -83,8 +84,17 @@ export class ParamStore {
   set(name: string, data: Float32Array | Int32Array) {
     const info = this.infos.get(name);
     if (!info) throw new Error(`unknown parameter '${name}'`);
-    if (data.length !== numel(info.type.shape)) throw new Error(`parameter '${name}': expected ${numel(info.type.shape)} values, got ${data.length}`);
+    if (data.length !== numel(info.type.shape))
+      throw new Error(
+        `parameter '${name}': expected ${numel(info.type.shape)} values, got ${data.length}`,
+      );
     this.gpu.write(this.buffer(name), data);
+  }
+
+  async read(name: string): Promise<Float32Array> {
+    const info = this.infos.get(name);
+    if (!info) throw new Error(`unknown parameter '${name}'`);
+    return new Float32Array(await this.gpu.read(this.buffer(name), numel(info.type.shape) * 4));
   }
 
   /** Reads every tensor back (for checkpoints), in name order. */

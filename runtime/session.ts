@@ -16,7 +16,8 @@ import { loadCheckpoint, modelHash, saveCheckpoint, type HostState } from "./che
 import { StepExecutor, type HostTensor } from "./executor.ts";
 import type { Gpu } from "./gpu.ts";
 import { Progress } from "./io/progress.ts";
-import { ParamStore } from "./params.ts";
+import { initialValue, nameHash, ParamStore } from "./params.ts";
+import { RUN_COMMANDS } from "../compiler/elab/run-check.ts";
 
 export interface SessionOptions {
   runDir: string;
@@ -216,6 +217,41 @@ export class Session {
     const means = new Map<string, number>();
     for (const [k, v] of sums) means.set(k, v / count);
     return means;
+  }
+
+  /**
+   * C-LoRA's task boundary: past += A·B for every slot of the adapter, then A starts again
+   * from a fresh random draw, B from zeros, and their optimizer state from zeros.
+   */
+  async merge(adapter: string): Promise<void> {
+    const infos = this.compiled.program.registry.params;
+    // A fresh A per task, deterministic across resumes (event numbers are).
+    const draw = hashU32((this.opts.seed ^ hashU32(this.events + 1) ^ nameHash(adapter)) >>> 0);
+    for (const [name, info] of infos) {
+      const prefix = `${adapter}.a.`;
+      if (!name.startsWith(prefix)) continue;
+      const param = name.slice(prefix.length);
+      const bName = `${adapter}.b.${param}`;
+      const pastName = `${adapter}.past.${param}`;
+      const [a, b, past] = await Promise.all([this.store.read(name), this.store.read(bName), this.store.read(pastName)]);
+      const [E, r] = info.type.shape;
+      const D = past.length / E;
+      const out = new Float32Array(past.length);
+      for (let i = 0; i < E; i++)
+        for (let j = 0; j < D; j++) {
+          let acc = past[i * D + j];
+          for (let k = 0; k < r; k++) acc += a[i * r + k] * b[k * D + j];
+          out[i * D + j] = acc;
+        }
+      this.store.set(pastName, out);
+      this.store.set(name, initialValue(info, draw));
+      this.store.set(bName, new Float32Array(b.length));
+      for (const [other, oi] of infos) {
+        if (oi.state && (other.endsWith(`.${name}`) || other.endsWith(`.${bName}`)) && !other.includes(".ema.")) {
+          this.store.set(other, new Float32Array(oi.type.shape.reduce((x, y) => x * y, 1)));
+        }
+      }
+    }
   }
 
   // ------------------------------------------------------------------ the run block
@@ -424,6 +460,14 @@ export class Session {
         );
         return;
       }
+      case "merge": {
+        const arg = e.args[0]?.value;
+        const ad = arg?.kind === "Name" ? this.compiled.program.adapters.find((a) => a.name === arg.name) : undefined;
+        if (!ad) return fail(`merge takes an adapter${arg?.kind === "Name" ? didYouMean(arg.name, this.compiled.program.adapters.map((a) => a.name)) : ""}`, e);
+        if (this.skip()) return;
+        await this.merge(ad.name);
+        return;
+      }
       case "print": {
         if (this.skip()) return;
         const parts = e.args.map((a) => {
@@ -435,7 +479,7 @@ export class Session {
       }
     }
     return fail(
-      `unknown step or command '${name}'${didYouMean(name, [...steps.keys(), "checkpoint", "evaluate", "print"])}`,
+      `unknown step or command '${name}'${didYouMean(name, [...steps.keys(), ...RUN_COMMANDS])}`,
       e.callee,
     );
   }

@@ -219,6 +219,11 @@ export const builtinDocs: Record<string, BuiltinDoc> = {
     shape: "the shape of `x`, as f32.",
     demos: [{ params: "ids: i32[4]", call: "to_float(ids)" }],
   },
+  rows: {
+    group: "Training",
+    shape: "not a tensor: marks the rows `ids` of the parameter `param` as its only trainable part, for `minimize ... over`.",
+    demos: [],
+  },
   shape: {
     group: "Conversions and shapes",
     shape: "not a tensor: a compile-time list of ints, one per axis.",

@@ -329,6 +329,17 @@ def("to_float", {
   example: "to_float(ids)",
   impl: (el, a, at) => T(el.at(at, () => el.g.op("cast", [a.x as number], { dtype: "f32" }))),
 });
+def("rows", {
+  params: [tensorParam("param"), tensorParam("ids")],
+  doc: "marks rows of a parameter as the only trainable part, for `minimize ... over` (a learned token's embedding row)",
+  example: "minimize loss over [kv, rows(text.tok, b.concept)] with opt",
+  impl: (el, a, at) => {
+    const p = el.g.node(a.param as number);
+    if (p.op !== "param") return fail("rows() takes a parameter (e.g. text.tok)", at);
+    if (el.g.type(a.ids as number).dtype !== "i32") return fail("rows() takes i32 row ids", at);
+    return { kind: "rows", param: p.id, ids: a.ids as number };
+  },
+});
 def("shape", {
   params: [tensorParam("x")],
   doc: "the shape of a tensor as a list of ints",

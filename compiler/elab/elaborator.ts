@@ -13,6 +13,7 @@ import type {
 } from "../../grammar/ast.ts";
 import { CompileError, didYouMean, error } from "../diagnostics.ts";
 import { Graph, ShapeError, showType, type TensorType } from "../ir.ts";
+import { adaptParam, type AdapterSlot, type AdapterSpec } from "./adapters.ts";
 import { builtins, callBuiltin } from "./builtins.ts";
 import { evalInit } from "./init.ts";
 import { ParamRegistry } from "./params.ts";
@@ -60,6 +61,8 @@ export interface ParamScope {
 export interface ElabContext {
   blocks: Map<string, BlockDecl>;
   registry: ParamRegistry;
+  /** Adapters declared by the program (LoRA on adaptable parameters). */
+  adapters?: AdapterSpec[];
 }
 
 interface Frame {
@@ -73,6 +76,8 @@ interface Frame {
 export class Elaborator {
   readonly g = new Graph();
   private seedInput: number | null = null;
+  /** Adapter slots created in this graph, by adapter name. */
+  readonly slots = new Map<string, AdapterSlot[]>();
   private randnStreams = 0;
   /** The block calls being elaborated, outermost first. */
   private calls: Node[] = [];
@@ -149,6 +154,34 @@ export class Elaborator {
             `the data source '${obj.source.name.name}' has no field '${e.member.name}'${didYouMean(e.member.name, obj.fields.keys())}; fields: ${[...obj.fields.keys()].join(", ")}`,
             e.member,
           );
+        }
+        if (obj.kind === "record") {
+          const v = obj.fields.get(e.member.name);
+          if (v) return v;
+          return fail(`no field '${e.member.name}'${didYouMean(e.member.name, obj.fields.keys())}; fields: ${[...obj.fields.keys()].join(", ")}`, e.member);
+        }
+        if (obj.kind === "adapter") {
+          if (e.member.name !== "slots") return fail(`adapter '${obj.name}' has no member '${e.member.name}' (did you mean 'slots'?)`, e.member);
+          const slots = this.slots.get(obj.name) ?? [];
+          if (slots.length === 0) return fail(`adapter '${obj.name}' has no slots yet: call the adapted model before using '${obj.name}.slots'`, e);
+          return {
+            kind: "list",
+            items: slots.map((sl) => ({
+              kind: "record",
+              fields: new Map<string, Value>([
+                ["w", { kind: "tensor", id: sl.w }],
+                ["a", { kind: "tensor", id: sl.a }],
+                ["b", { kind: "tensor", id: sl.b }],
+                ["past", { kind: "tensor", id: sl.past }],
+              ]),
+            })),
+          };
+        }
+        if (obj.kind === "block" && obj.scope) {
+          const full = `${obj.scope}.${memberPath(e)}`;
+          const node = this.g.nodes.find((n) => n.op === "param" && n.name === full);
+          if (node) return { kind: "tensor", id: node.id };
+          return fail(`model '${obj.scope}' has no parameter '${memberPath(e)}' in this step (call the model first; names look like ${obj.scope}.h.w)`, e.member);
         }
         if (obj.kind === "data") {
           const c = obj.constants[e.member.name];
@@ -435,7 +468,9 @@ export class Elaborator {
         if (f.env.hasOwn(s.name.name)) return fail(`'${s.name.name}' is already defined in this block`, s.name);
         const via = this.calls[0]?.range ?? null;
         const info = this.ctx.registry.declare({ name, type, init, adaptable: s.adaptable, state: false, loc: s.range, via });
-        f.env.define(s.name.name, { kind: "tensor", id: this.ctx.registry.node(this.g, info) });
+        const w = this.ctx.registry.node(this.g, info);
+        const adapted = s.adaptable ? adaptParam(this.g, this.ctx.registry, this.ctx.adapters ?? [], this.slots, info, w) : null;
+        f.env.define(s.name.name, { kind: "tensor", id: adapted ?? w });
         return;
       }
       case "Return":
@@ -494,6 +529,11 @@ function rangeItems(a: number, b: number): Value[] {
   const out: Value[] = [];
   for (let i = a; i < b; i++) out.push(int(i));
   return out;
+}
+
+/** `a.b.c` of a member chain below the root name, for parameter paths like text.tok. */
+function memberPath(e: Extract<Expr, { kind: "Member" }>): string {
+  return e.member.name;
 }
 
 export function typeText(t: TypeExpr): string {

@@ -36,7 +36,16 @@ export function optimizerScalars(o: OptimizerSpec, t: number, totalSteps: number
 }
 
 /** Appends the optimizer update for (param, grad) pairs; records updates in g.updates. */
-export function emitOptimizer(g: Graph, o: OptimizerSpec, registry: ParamRegistry, pairs: { param: number; grad: number }[]) {
+export function emitOptimizer(
+  g: Graph,
+  o: OptimizerSpec,
+  registry: ParamRegistry,
+  pairs: { param: number; grad: number; rows?: number }[],
+) {
+  // Row-restricted parameters (a learned token's embedding row): gradient and step are
+  // masked to those rows, so Adam leaves every other row exactly as it was.
+  const masks = pairs.map(({ param, rows }) => (rows === undefined ? null : rowMask(g, param, rows)));
+  pairs = pairs.map((p, k) => (masks[k] === null ? p : { ...p, grad: g.mul(p.grad, masks[k]!) }));
   const scalar = (n: string) => g.input(`${o.name}.${n}`, { dtype: "f32", shape: [] });
   const lr = scalar("lr");
   let grads = pairs.map((p) => p.grad);
@@ -70,6 +79,7 @@ export function emitOptimizer(g: Graph, o: OptimizerSpec, registry: ParamRegistr
       const vhat = g.div(v2, bc2);
       let step = g.div(mhat, g.add(g.op("sqrt", [vhat]), g.const(o.eps)));
       if (o.weightDecay > 0) step = g.add(step, g.scale(param, o.weightDecay));
+      if (masks[k] !== null) step = g.mul(step, masks[k]!);
       const next = g.sub(param, g.mul(lr, step));
       g.updates.set(param, next);
       g.updates.set(m, m2);
@@ -80,6 +90,7 @@ export function emitOptimizer(g: Graph, o: OptimizerSpec, registry: ParamRegistr
     pairs.forEach(({ param }, k) => {
       let d = grads[k];
       if (o.weightDecay > 0) d = g.add(d, g.scale(param, o.weightDecay));
+      if (masks[k] !== null) d = g.mul(d, masks[k]!);
       if (o.momentum > 0) {
         const buf = state(param, "momentum");
         d = g.add(g.scale(buf, o.momentum), d);
@@ -98,4 +109,14 @@ function emitEma(g: Graph, o: OptimizerSpec, registry: ParamRegistry, param: num
   const info = registry.declare({ name: `${o.name}.ema.${p.name}`, type: p.type, init: { kind: "copy", of: p.name! }, adaptable: false, state: true, loc: p.loc });
   const ema = registry.node(g, info);
   g.updates.set(ema, g.add(g.scale(ema, o.ema), g.scale(next, 1 - o.ema)));
+}
+
+/** f32 [V, 1...] mask with 1 on the rows listed in the i32 tensor `ids` of a [V, ...] param. */
+function rowMask(g: Graph, param: number, ids: number): number {
+  const shape = g.shape(param);
+  const V = shape[0];
+  const k = g.shape(ids).reduce((a, b) => a * b, 1);
+  const hit = g.op("eq", [g.op("iota", [], { shape: [V, k], axis: 0, dtype: "i32" }), g.broadcast(g.reshape(ids, [1, k]), [V, k])]);
+  const any = g.op("max", [hit], { axes: [1], keepdims: false });
+  return g.broadcast(g.reshape(any, [V, ...shape.slice(1).map(() => 1)]), shape);
 }

@@ -1,10 +1,11 @@
 // Elaborates a whole program: settings (with --set overrides), models, data sources,
 // optimizers, and one static IR graph per step. The `run` block stays syntax: the host
 // interprets it (runtime/host.ts).
-import type { BlockDecl, CallExpr, DataMember, FileAst, Ident, Node, ProgramDecl, Stmt, StepMember } from "../../grammar/ast.ts";
+import type { AdapterMember, BlockDecl, CallExpr, DataMember, FileAst, Ident, Node, ProgramDecl, Stmt, StepMember } from "../../grammar/ast.ts";
 import { grad } from "../autodiff.ts";
 import { CompileError, type Diagnostic, didYouMean, error } from "../diagnostics.ts";
 import type { Graph } from "../ir.ts";
+import type { AdapterSpec } from "./adapters.ts";
 import { dataSchemas } from "./datasources.ts";
 import { Elaborator, Env, type Frame } from "./elaborator.ts";
 import { emitOptimizer, type OptimizerSpec } from "./optimizer.ts";
@@ -37,6 +38,7 @@ export interface CompiledProgram {
   data: Map<string, DataSpec>;
   optimizers: Map<string, OptimizerSpec>;
   steps: Map<string, StepGraph>;
+  adapters: AdapterSpec[];
   run: Stmt[];
 }
 
@@ -97,7 +99,8 @@ export function elaborateProgram(
   overrides: Map<string, Value> = new Map(),
 ): CompiledProgram {
   const registry = new ParamRegistry();
-  const ctx = { blocks, registry };
+  const adapters: AdapterSpec[] = [];
+  const ctx = { blocks, registry, adapters };
   const base = new Elaborator(ctx);
   const env = new Env();
   const frame: Frame = base.newFrame(env, { path: "", used: new Map(), allowParams: false });
@@ -146,6 +149,12 @@ export function elaborateProgram(
         env.define(m.name.name, { kind: "data", name: m.name.name, constants: dataSchemas[spec.source].constants?.(spec.args) ?? {} });
         break;
       }
+      case "Adapter": {
+        claim(m.name.name, m.name);
+        adapters.push(adapterSpec(base, m, frame));
+        env.define(m.name.name, { kind: "adapter", name: m.name.name });
+        break;
+      }
       case "Optimizer": {
         claim(m.name.name, m.name);
         optimizers.set(m.name.name, optimizerSpec(base, m.name.name, m.init, frame));
@@ -166,8 +175,8 @@ export function elaborateProgram(
     steps.set(m.name.name, elaborateStep(ctx, m, env, data, optimizers));
   }
   // Steps are callable by name in `run`; the host interprets it, after these static checks.
-  checkRun(run ?? [], settings, steps);
-  return { name: decl.name.name, decl, settings, registry, data, optimizers, steps, run: run ?? [] };
+  checkRun(run ?? [], settings, steps, adapters.map((a) => a.name));
+  return { name: decl.name.name, decl, settings, registry, data, optimizers, steps, adapters, run: run ?? [] };
 }
 
 function parseKnown(decl: ProgramDecl, name: string) {
@@ -222,6 +231,24 @@ function dataSpec(el: Elaborator, m: DataMember, f: Frame): DataSpec {
     args[p.name] = v;
   }
   return { name: m.name.name, source: sourceName, args, fields: schema.fields(args), member: m };
+}
+
+function adapterSpec(el: Elaborator, m: AdapterMember, f: Frame): AdapterSpec {
+  const call = m.init;
+  const kind = call.callee.kind === "Name" ? call.callee.name : "";
+  if (kind !== "lora") return fail(`unknown adapter '${kind}'${didYouMean(kind, ["lora"])}; use lora(model, rank: r)`, call.callee);
+  const [first, ...rest] = call.args;
+  if (!first || first.name) return fail("lora's first argument is the model to adapt: lora(unet, rank: 4)", call);
+  const model = el.evalExpr(first.value, f);
+  if (model.kind !== "block" || !model.scope) return fail(`lora adapts a model, got ${describe(model)}`, first.value);
+  const named = namedArgs(el, { ...call, args: rest }, f, ["rank", "std"], "lora");
+  const r = named.get("rank");
+  if (!r) return fail("lora needs a rank: lora(model, rank: 4)", call);
+  const rank = asInt(r.v, "lora's rank", r.at);
+  if (rank <= 0) return fail(`lora's rank must be at least 1, got ${rank}`, r.at);
+  const s = named.get("std");
+  const std = s ? asNumber(s.v, "lora's std", s.at) : 1 / rank;
+  return { name: m.name.name, prefix: `${model.scope}.`, rank, std, at: m };
 }
 
 function optimizerSpec(el: Elaborator, name: string, call: CallExpr, f: Frame): OptimizerSpec {
@@ -332,16 +359,23 @@ function elaborateStep(
     const g = el.g;
     const prefixes: string[] = [];
     const exact = new Set<number>();
+    const masks = new Map<number, number>(); // param -> i32 row ids it may change
     for (const o of mz.over) {
       if (o.kind === "block" && o.scope) prefixes.push(o.scope + ".");
+      else if (o.kind === "adapter") prefixes.push(`${o.name}.a.`, `${o.name}.b.`);
       else if (o.kind === "tensor" && g.node(o.id).op === "param") exact.add(o.id);
-      else fail(`'minimize ... over' takes models or parameters, got ${describe(o)}`, mz.at);
+      else if (o.kind === "rows") {
+        exact.add(o.param);
+        masks.set(o.param, o.ids);
+      } else fail(`'minimize ... over' takes models, adapters, parameters or rows(...), got ${describe(o)}`, mz.at);
     }
-    const trainable = g.params().filter((p) => exact.has(p.id) || prefixes.some((pre) => p.name!.startsWith(pre)));
+    // Adapter state (the frozen past sum) never trains, even inside a listed model.
+    const isState = (name: string) => ctx.registry.params.get(name)?.state ?? false;
+    const trainable = g.params().filter((p) => !isState(p.name!) && (exact.has(p.id) || prefixes.some((pre) => p.name!.startsWith(pre))));
     if (trainable.length === 0) fail("nothing to train: no parameter of the listed models is used by the loss", mz.at);
     g.loc = mz.at.range;
     const grads = grad(g, mz.loss, trainable.map((p) => p.id));
-    emitOptimizer(g, optimizer, ctx.registry, trainable.map((p, i) => ({ param: p.id, grad: grads[i] })));
+    emitOptimizer(g, optimizer, ctx.registry, trainable.map((p, i) => ({ param: p.id, grad: grads[i], rows: masks.get(p.id) })));
     g.loc = null;
   }
   if (el.g.outputs.size === 0 && !el.minimize) fail(`step ${m.name.name} neither logs nor minimizes anything`, m.name);

@@ -9,10 +9,13 @@ import { Env } from "./elaborator.ts";
 import type { StepGraph } from "./program.ts";
 import { fail, type Value } from "./values.ts";
 
-export const RUN_COMMANDS = ["checkpoint", "evaluate", "print"];
+export const RUN_COMMANDS = ["checkpoint", "evaluate", "print", "merge"];
 export const RUN_OPERATORS = ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">="];
 
-export function checkRun(run: Stmt[], settings: Map<string, Value>, steps: Map<string, StepGraph>) {
+let adapterNames: string[] = [];
+
+export function checkRun(run: Stmt[], settings: Map<string, Value>, steps: Map<string, StepGraph>, adapters: string[] = []) {
+  adapterNames = adapters;
   const env = new Env();
   for (const [k, v] of settings) env.define(k, v);
   // evaluate(step) defines the step's logged means as names for later statements.
@@ -109,6 +112,13 @@ function call(e: Expr, env: Env, steps: Map<string, StepGraph>) {
     case "print":
       for (const a of e.args) expr(a.value, env);
       return;
+    case "merge": {
+      const arg = e.args[0]?.value;
+      if (e.args.length !== 1 || arg.kind !== "Name" || !adapterNames.includes(arg.name)) {
+        return fail(`merge takes an adapter${arg?.kind === "Name" ? didYouMean(arg.name, adapterNames) : ""}`, e);
+      }
+      return;
+    }
   }
   return fail(
     `unknown step or command '${name}'${didYouMean(name, [...steps.keys(), ...RUN_COMMANDS])}`,

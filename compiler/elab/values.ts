@@ -14,7 +14,10 @@ export type Value =
   | { kind: "builtin"; name: string }
   | { kind: "batch"; source: DataMember; fields: Map<string, Value> }
   | { kind: "range"; start: number; end: number }
-  | { kind: "data"; name: string; constants: Record<string, number> };
+  | { kind: "data"; name: string; constants: Record<string, number> }
+  | { kind: "record"; fields: Map<string, Value> }
+  | { kind: "adapter"; name: string }
+  | { kind: "rows"; param: number; ids: number };
 
 export const int = (value: number): Value => ({ kind: "int", value });
 export const float = (value: number): Value => ({ kind: "float", value });
@@ -42,6 +45,12 @@ export function describe(v: Value): string {
       return `range ${v.start}..${v.end}`;
     case "data":
       return `data source ${v.name}`;
+    case "record":
+      return `a record (${[...v.fields.keys()].join(", ")})`;
+    case "adapter":
+      return `adapter ${v.name}`;
+    case "rows":
+      return "rows of a parameter";
   }
 }
 

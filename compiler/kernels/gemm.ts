@@ -42,7 +42,7 @@ export interface GemmHooks {
   setup: string;
   /** Statements run once per A fetch with `ka` (u32 k of component 0) in scope. */
   aPrep?: string;
-  /** Scalar A[row0 + r][ka + j]; may read anything in bounds when ka + j >= K. */
+  /** Scalar A[row0 + r][ka + j] (only called with ka + j < K). */
   aLoad(r: number, j: number): string;
   /**
    * Optional fast path (kVec 4, away from the K edge): statements defining `a0..a{rows-1}`,
@@ -148,26 +148,20 @@ export function gemmWgsl(h: GemmHooks, o: GemmOptions): string {
   const comps = ["x", "y", "z", "w"];
   const { L, emit } = makeEmitter();
 
-  // KV B vec4s for k .. k+KV-1, zeroed past K in the tail (0 * garbage could be NaN).
-  const loadB = (ind: number, guard: boolean) => {
-    if (KV === 4 && h.bFast && !guard) return emit(ind, h.bFast);
+  // KV B vec4s for k .. k+KV-1 (the main loop never runs past K).
+  const loadB = (ind: number) => {
+    if (KV === 4 && h.bFast) return emit(ind, h.bFast);
     for (const j of jv) {
-      const v = vec4([0, 1, 2, 3].map((c) => h.bLoad(c)));
-      emit(
-        ind,
-        guard ? `let b${j} = select(vec4<f32>(0.0), ${v}, kb + ${j}u < K);` : `let b${j} = ${v};`,
-      );
+      emit(ind, `let b${j} = ${vec4([0, 1, 2, 3].map((c) => h.bLoad(c)))};`);
       emit(ind, h.bAdvance);
     }
   };
   // This lane's share of A: KV consecutive k per row (a vec4 when KV = 4).
-  const loadA = (ind: number, guard: boolean) => {
-    if (KV === 4 && h.aFast && !guard) return emit(ind, h.aFast);
+  const loadA = (ind: number) => {
+    if (KV === 4 && h.aFast) return emit(ind, h.aFast);
     if (h.aPrep) emit(ind, h.aPrep);
     for (const r of rs) {
-      const parts = jv.map((j) =>
-        guard ? `select(0.0, ${h.aLoad(r, j)}, ka + ${j}u < K)` : h.aLoad(r, j),
-      );
+      const parts = jv.map((j) => h.aLoad(r, j));
       emit(ind, `let a${r} = ${KV === 1 ? parts[0] : vec4(parts)};`);
     }
   };
@@ -196,41 +190,35 @@ export function gemmWgsl(h: GemmHooks, o: GemmOptions): string {
     // 1.4-2x slower and JITs for seconds.
     const chunk = LANES * KV;
     emit(1, `let kFull = K - K % ${chunk}u;`);
-    const body = (guard: boolean) => {
-      loadA(2, guard);
-      emit(2, `for (var s = 0u; s < ${guard ? "steps" : `${LANES}u`}; s++) {`);
-      loadB(3, guard);
-      emit(3, `let src = sgBase + s;`);
-      fmas(3, (r) => `subgroupShuffle(a${r}, src)`);
-      emit(3, `kb += ${KV}u;`);
-      emit(2, `}`);
-    };
     emit(1, `for (var k0 = 0u; k0 < kFull; k0 += ${chunk}u) {`);
     emit(2, `let ka = k0 + lane * ${KV}u;`);
-    body(false);
-    emit(1, `}`);
-    // Tail chunk: control flow stays uniform (shuffles need every lane), loads are guarded.
-    emit(1, `if (kFull < K) {`);
-    emit(2, `let ka = kFull + lane * ${KV}u;`);
-    emit(2, `let steps = (K - kFull + ${KV - 1}u) / ${KV}u;`);
-    body(true);
+    loadA(2);
+    emit(2, `for (var s = 0u; s < ${LANES}u; s++) {`);
+    loadB(3);
+    emit(3, `let src = sgBase + s;`);
+    fmas(3, (r) => `subgroupShuffle(a${r}, src)`);
+    emit(3, `kb += ${KV}u;`);
+    emit(2, `}`);
     emit(1, `}`);
   } else {
     // Fallback without subgroups: every lane loads its own A rows, KV k per step.
     emit(1, `let kFull = K - K % ${KV}u;`);
     emit(1, `for (; kb < kFull; kb += ${KV}u) {`);
     emit(2, `let ka = kb;`);
-    loadA(2, false);
-    loadB(2, false);
-    fmas(2, (r) => `a${r}`);
-    emit(1, `}`);
-    emit(1, `if (kb < K) {`);
-    emit(2, `let ka = kb;`);
-    loadA(2, true);
-    loadB(2, true);
+    loadA(2);
+    loadB(2);
     fmas(2, (r) => `a${r}`);
     emit(1, `}`);
   }
+  // K tail: plain per-lane loads, one k at a time. Small code for a path that runs at most
+  // once; replacing a guarded copy of the chunk body cut the cold JIT by about a third.
+  emit(1, `for (; kb < K; kb++) {`);
+  emit(2, `let ka = kb;`);
+  if (h.aPrep) emit(2, h.aPrep);
+  emit(2, `let b0 = ${vec4([0, 1, 2, 3].map((c) => h.bLoad(c)))};`);
+  emit(2, h.bAdvance);
+  for (const r of rs) emit(2, `acc${r} = fma(vec4<f32>(${h.aLoad(r, 0)}), b0, acc${r});`);
+  emit(1, `}`);
   emitStore(emit, R, h.cIndex, h.storeCols);
   L.push("}");
   return L.join("\n") + "\n";

@@ -62,7 +62,9 @@ async function check(c: Case, seed: number): Promise<void> {
   const opts = { transA: !!c.transA, transB: !!c.transB };
   if (c.vec4 && !matmulVec4Ok(opts, p)) throw new Error("bad vec4 test case");
   const bias = c.bias && c.bias !== "none" ? randomArray(N, seed + 2) : null;
-  const epilogue = bias ? biasEpilogue({ activation: c.bias === "relu" ? "relu" : "none" }) : undefined;
+  const epilogue = bias
+    ? biasEpilogue({ activation: c.bias === "relu" ? "relu" : "none" })
+    : undefined;
   const k = matmulKernel({
     ...opts,
     subgroups: (c.subgroups ?? true) && gpu.hasSubgroups,
@@ -70,7 +72,16 @@ async function check(c: Case, seed: number): Promise<void> {
     epilogue,
   });
   const extra = bias ? [bias, { uniform: biasEpilogueUniforms(1, N) }] : [];
-  const got = await runKernel(gpu, k, "matmul", [A, B], batch * M * N, k.uniforms(p), k.workgroups(M, N, batch), extra);
+  const got = await runKernel(
+    gpu,
+    k,
+    "matmul",
+    [A, B],
+    batch * M * N,
+    k.uniforms(p),
+    k.workgroups(M, N, batch),
+    extra,
+  );
   const want = reference(c, A, B, p);
   if (bias) {
     for (let i = 0; i < want.length; i++) {
@@ -86,7 +97,8 @@ const SIZES = [1, 3, 7, 17, 33, 64, 130];
 describe("matmul", () => {
   it("all odd and even size combinations (scalar path)", async () => {
     let seed = 1;
-    for (const M of SIZES) for (const N of SIZES) for (const K of SIZES) await check({ M, N, K }, seed++);
+    for (const M of SIZES)
+      for (const N of SIZES) for (const K of SIZES) await check({ M, N, K }, seed++);
   });
 
   for (const [transA, transB] of [
@@ -96,9 +108,11 @@ describe("matmul", () => {
   ]) {
     it(`transA=${transA} transB=${transB}`, async () => {
       let seed = 100;
-      for (const M of SIZES) for (const N of [1, 7, 33, 130]) for (const K of [3, 17, 64]) {
-        await check({ M, N, K, transA, transB }, seed++);
-      }
+      for (const M of SIZES)
+        for (const N of [1, 7, 33, 130])
+          for (const K of [3, 17, 64]) {
+            await check({ M, N, K, transA, transB }, seed++);
+          }
     });
   }
 
@@ -147,6 +161,9 @@ describe("matmul", () => {
       await check({ M, N, K, subgroups: false, transA: true, transB: true }, seed++);
     }
     await check({ M: 64, N: 64, K: 68, subgroups: false, vec4: true }, seed++);
-    await check({ M: 64, N: 64, K: 68, subgroups: false, vec4: true, transA: true, transB: true }, seed++);
+    await check(
+      { M: 64, N: 64, K: 68, subgroups: false, vec4: true, transA: true, transB: true },
+      seed++,
+    );
   });
 });
