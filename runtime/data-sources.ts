@@ -2,7 +2,7 @@
 // fields match the compile-time schema (compiler/elab/datasources.ts).
 import type { DataSpec } from "../compiler/elab/program.ts";
 import { BatchSource, imageAugment, type BatchState } from "../data/batches.ts";
-import { pretrainCorpus } from "../data/emoji.ts";
+import { emojiConcepts, pretrainCorpus } from "../data/emoji.ts";
 import { corpusCaptions, emojiTokenizer, MAX_TOKENS } from "../data/emoji-text.ts";
 import { hashSeed } from "../data/rng.ts";
 import { hashU32 } from "../compiler/ops/source.ts";
@@ -22,10 +22,13 @@ export interface DataRuntime {
   state(): BatchState;
   restore(s: BatchState): void;
   size: number;
+  /** For concept sequences: make concept `t` the current one (run command `select`). */
+  select?(t: number): void;
 }
 
 export function openData(spec: DataSpec): DataRuntime {
   if (spec.source === "emoji") return openEmoji(spec);
+  if (spec.source === "concepts") return openConcepts(spec);
   const batch = spec.args.batch as number;
   let images: Float32Array;
   let labels: Int32Array;
@@ -68,12 +71,17 @@ export function emojiItems(args: Record<string, number | string | boolean>) {
   const holdOut = args.hold_out as string;
   const tok = emojiTokenizer();
   const allowed = new Set(corpusCaptions());
-  const concepts = pretrainCorpus({ size, minStyles: args.min_styles as number }).filter((c) => allowed.has(c.caption));
+  const concepts = pretrainCorpus({ size, minStyles: args.min_styles as number }).filter((c) =>
+    allowed.has(c.caption),
+  );
   const px = 3 * size * size;
   const keep = concepts.flatMap((c, ci) =>
-    c.images.filter((im) => (args.split === "test" ? im.set === holdOut : im.set !== holdOut)).map((im) => ({ c, ci, im })),
+    c.images
+      .filter((im) => (args.split === "test" ? im.set === holdOut : im.set !== holdOut))
+      .map((im) => ({ c, ci, im })),
   );
-  if (keep.length === 0) throw new Error(`emoji(${args.split}${holdOut ? `, hold_out: "${holdOut}"` : ""}): no images`);
+  if (keep.length === 0)
+    throw new Error(`emoji(${args.split}${holdOut ? `, hold_out: "${holdOut}"` : ""}): no images`);
   const x = new Float32Array(keep.length * px);
   const tokens = new Int32Array(keep.length * MAX_TOKENS);
   const y = new Int32Array(keep.length);
@@ -103,13 +111,17 @@ function openEmoji(spec: DataSpec): DataRuntime {
   const empty = items.tokenizer.encode("", MAX_TOKENS);
   const drop = a.drop_caption as number;
   let draws = 0;
-  const wrap = (b: { x: Float32Array; tokens: Int32Array; y: Int32Array; count: number }, train: boolean): HostBatch => {
+  const wrap = (
+    b: { x: Float32Array; tokens: Int32Array; y: Int32Array; count: number },
+    train: boolean,
+  ): HostBatch => {
     const tokens = b.tokens;
     if (train && drop > 0) {
       // Classifier-free guidance: some captions become empty, deterministically per draw.
       const rows = tokens.length / MAX_TOKENS;
       for (let r = 0; r < rows; r++) {
-        if (hashU32((hashSeed(a.seed as number, draws) ^ hashU32(r)) >>> 0) / 4294967296 < drop) tokens.set(empty, r * MAX_TOKENS);
+        if (hashU32((hashSeed(a.seed as number, draws) ^ hashU32(r)) >>> 0) / 4294967296 < drop)
+          tokens.set(empty, r * MAX_TOKENS);
       }
       draws++;
     }
@@ -133,5 +145,64 @@ function openEmoji(spec: DataSpec): DataRuntime {
       draws = (s as BatchState & { draws?: number }).draws ?? 0;
     },
     size: items.n,
+  };
+}
+
+/**
+ * One concept at a time from a sequence: all artist styles of the emoji `names[t]`, prompt
+ * "a photo of <v{t+1}>" (the class noun is dropped, as in C-LoRA), flips as augmentation.
+ */
+function openConcepts(spec: DataSpec): DataRuntime {
+  const a = spec.args;
+  const size = a.size as number;
+  const names = String(a.names).split(",").map((n) => n.trim()).filter(Boolean);
+  const tok = emojiTokenizer();
+  const concepts = emojiConcepts({ size, include: names, excludeReserved: false });
+  const sources = concepts.map((c, t) => {
+    const n = c.images.length;
+    const px = 3 * size * size;
+    const x = new Float32Array(n * px);
+    c.images.forEach((im, i) => {
+      for (let k = 0; k < px; k++) x[i * px + k] = im.pixels[k] * 2 - 1;
+    });
+    const token = `<v${t + 1}>`;
+    const ids = tok.encode(`a photo of ${token}`, MAX_TOKENS);
+    const tokens = new Int32Array(n * MAX_TOKENS);
+    for (let i = 0; i < n; i++) tokens.set(ids, i * MAX_TOKENS);
+    const concept = new Int32Array(n).fill(tok.tokenize(token)[0]);
+    return new BatchSource({
+      n,
+      fields: { x: { data: x, shape: [3, size, size] }, tokens: { data: tokens, shape: [MAX_TOKENS] }, concept: { data: concept, shape: [] } },
+      batch: a.batch as number,
+      shuffle: true,
+      seed: hashSeed(a.seed as number, t),
+      augment: { x: imageAugment({ flip: true }) },
+    });
+  });
+  let current = 0;
+  const wrap = (b: { x: Float32Array; tokens: Int32Array; concept: Int32Array; count: number }): HostBatch => ({
+    fields: new Map<string, HostTensor>([
+      ["x", b.x],
+      ["tokens", b.tokens],
+      ["concept", b.concept],
+    ]),
+    count: b.count,
+  });
+  return {
+    next: () => wrap(sources[current].next()),
+    *epoch() {
+      for (const b of sources[current].epoch({ pad: true })) yield wrap(b);
+    },
+    state: () => ({ epoch: 0, cursor: 0, current, sources: sources.map((s) => s.state()) }) as BatchState,
+    restore: (st) => {
+      const s2 = st as BatchState & { current?: number; sources?: BatchState[] };
+      current = s2.current ?? 0;
+      s2.sources?.forEach((x, i) => sources[i]?.restore(x));
+    },
+    size: sources[current].n,
+    select: (t) => {
+      if (!Number.isInteger(t) || t < 0 || t >= sources.length) throw new Error(`select: concept ${t} is outside 0..${sources.length - 1}`);
+      current = t;
+    },
   };
 }

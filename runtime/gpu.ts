@@ -137,7 +137,7 @@ export class Gpu {
     const requiredLimits: Record<string, number> = {};
     for (const k of LIMITS_WANTED) requiredLimits[k] = adapter.limits[k];
     const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
-    const i = adapter.info;
+    const i = adapter.info ?? ({} as GPUAdapterInfo);
     const desc = [i.vendor, i.architecture, i.device, i.description].filter((s) => s).join(" / ");
     return new Gpu(gpu, adapter, device, desc);
   }
@@ -165,7 +165,11 @@ export class Gpu {
     d.pushErrorScope("out-of-memory");
     d.pushErrorScope("validation");
     const module = d.createShaderModule({ code: wgsl, label });
-    const p = d.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label });
+    const p = d.createComputePipeline({
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+      label,
+    });
     const v = d.popErrorScope();
     const o = d.popErrorScope();
     const check = Promise.all([v, o]).then(async ([ev, eo]) => {
@@ -237,7 +241,7 @@ export class Gpu {
       padded.set(view);
       view = padded;
     }
-    this.device.queue.writeBuffer(buffer, offset, view);
+    this.device.queue.writeBuffer(buffer, offset, view as Uint8Array<ArrayBuffer>);
   }
 
   /** Copy `bytes` from `buffer` (at `offset`) back to the CPU via a MAP_READ staging buffer. */

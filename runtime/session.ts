@@ -220,6 +220,34 @@ export class Session {
   }
 
   /**
+   * Loads model weights from another run's checkpoint (e.g. the base model): every tensor
+   * whose name is a trainable parameter here, preferring EMA copies (`<opt>.ema.<name>`).
+   * Optimizer state is not loaded.
+   */
+  loadWeights(path: string): number {
+    const ck = loadCheckpoint(path);
+    if (!ck) throw new Error(`load: no such checkpoint: ${path}`);
+    const infos = this.compiled.program.registry.params;
+    const ema = new Map<string, Float32Array | Int32Array>();
+    for (const [name, data] of ck.tensors) {
+      const m = /^[^.]+\.ema\.(.+)$/.exec(name);
+      if (m) ema.set(m[1], data);
+    }
+    let loaded = 0;
+    for (const [name, info] of infos) {
+      if (info.state) continue;
+      const data = ema.get(name) ?? ck.tensors.get(name);
+      if (!data) continue;
+      const want = info.type.shape.reduce((a, b) => a * b, 1);
+      if (data.length !== want) throw new Error(`load: ${path}: '${name}' has ${data.length} values, this program's has ${want} ([${info.type.shape.join(", ")}])`);
+      this.store.set(name, data);
+      loaded++;
+    }
+    if (loaded === 0) throw new Error(`load: ${path} has no tensor this program uses (is it a checkpoint of another model?)`);
+    return loaded;
+  }
+
+  /**
    * C-LoRA's task boundary: past += A·B for every slot of the adapter, then A starts again
    * from a fresh random draw, B from zeros, and their optimizer state from zeros.
    */
@@ -458,6 +486,26 @@ export class Session {
         this.opts.log(
           `evaluate ${arg.name}: ${[...means].map(([k, v]) => `${k} = ${v.toFixed(4)}`).join(", ")}`,
         );
+        return;
+      }
+      case "select": {
+        const [d, t] = e.args.map((a) => a.value);
+        const data = d?.kind === "Name" ? this.data.get(d.name) : undefined;
+        if (!data?.select) return fail("select takes a concept data source and a concept index: select(seq, t)", e);
+        const v = this.evalHost(t, env);
+        if (v.kind !== "int") return fail("select's concept index must be an int", t);
+        // Not an event: the current concept is part of the data state, and re-selecting
+        // on resume is harmless and keeps the run block's meaning obvious.
+        data.select(v.value);
+        return;
+      }
+      case "load": {
+        const arg = e.args[0]?.value;
+        const path = arg ? this.evalHost(arg, env) : null;
+        if (!path || path.kind !== "string") return fail('load takes a checkpoint path: load("runs/pretrain/checkpoint.safetensors")', e);
+        if (this.skip()) return;
+        const n = this.loadWeights(path.value);
+        this.opts.log(`loaded ${n} tensors from ${path.value}`);
         return;
       }
       case "merge": {

@@ -33,6 +33,25 @@ const imageClassification = (doc: string, size: number): DataSchema => ({
 });
 
 export const dataSchemas: Record<string, DataSchema> = {
+  concepts: {
+    doc: "a sequence of concepts to learn one at a time (default: the first ten reserved emoji, all their artist styles); `select(data, t)` in run picks concept t, whose prompt is \"a photo of <v{t+1}>\"",
+    params: [
+      { name: "names", kind: "string", default: "octopus,snail,koala,crocodile,mushroom,cactus,saxophone,microscope,sailboat,moai" },
+      { name: "size", kind: "int", default: 32 },
+      { name: "batch", kind: "int" },
+      { name: "seed", kind: "int", default: 0 },
+    ],
+    fields: (a) => ({
+      x: { dtype: "f32", shape: [a.batch as number, 3, a.size as number, a.size as number] },
+      tokens: { dtype: "i32", shape: [a.batch as number, MAX_TOKENS] },
+      concept: { dtype: "i32", shape: [a.batch as number] },
+    }),
+    constants: (a) => ({
+      vocab: emojiTokenizer().size,
+      max_tokens: MAX_TOKENS,
+      count: String(a.names).split(",").filter(Boolean).length,
+    }),
+  },
   emoji: {
     doc: "emoji drawn by several artists (@iconify-json sets), captioned from their names; x in [-1, 1], reserved concepts never included",
     params: [

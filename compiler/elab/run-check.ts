@@ -9,7 +9,7 @@ import { Env } from "./elaborator.ts";
 import type { StepGraph } from "./program.ts";
 import { fail, type Value } from "./values.ts";
 
-export const RUN_COMMANDS = ["checkpoint", "evaluate", "print", "merge"];
+export const RUN_COMMANDS = ["checkpoint", "evaluate", "print", "merge", "select", "load"];
 export const RUN_OPERATORS = ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">="];
 
 let adapterNames: string[] = [];
@@ -112,6 +112,17 @@ function call(e: Expr, env: Env, steps: Map<string, StepGraph>) {
     case "print":
       for (const a of e.args) expr(a.value, env);
       return;
+    case "select": {
+      const d = e.args[0]?.value;
+      if (e.args.length !== 2 || d.kind !== "Name") return fail("select takes a concept data source and a concept index: select(seq, t)", e);
+      expr(e.args[1].value, env);
+      return;
+    }
+    case "load": {
+      if (e.args.length !== 1) return fail('load takes a checkpoint path: load("runs/pretrain/checkpoint.safetensors")', e);
+      expr(e.args[0].value, env);
+      return;
+    }
     case "merge": {
       const arg = e.args[0]?.value;
       if (e.args.length !== 1 || arg.kind !== "Name" || !adapterNames.includes(arg.name)) {
