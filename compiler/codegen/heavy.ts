@@ -2,10 +2,10 @@
 // by compiler/kernels with shapes in uniforms, so one pipeline serves many sizes) and the
 // embedding gather.
 import { type Graph, type IrNode, numel } from "../ir.ts";
-import { matmulKernel } from "../kernels/matmul.ts";
+import { matmulKernel, matmulVec4Ok } from "../kernels/matmul.ts";
 import { convDims } from "../ops/conv.ts";
 import { matmulDims } from "../ops/matmul.ts";
-import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "../kernels/conv2d.ts";
+import { conv2dBackwardInputFor, conv2dBackwardWeightFor, conv2dForwardFor } from "../kernels/conv2d.ts";
 import { dispatch1d, WORKGROUP } from "./fused.ts";
 import type { Epilogue } from "../kernels/epilogue.ts";
 
@@ -52,7 +52,8 @@ function matmul(g: Graph, n: IrNode, target: Target, epilogue?: Epilogue): Heavy
     batch = 1;
     strideA = 0;
   }
-  const vec4 = !transA && !transB && M % 4 === 0 && d.N % 4 === 0 && d.K % 4 === 0 && d.N >= 4 && d.K >= 4;
+  const params = { M, N: d.N, K: d.K, batch, strideA, strideB, strideC: M * d.N };
+  const vec4 = matmulVec4Ok({ transA, transB }, params);
   const k = matmulKernel({ transA, transB, subgroups: target.subgroups, vec4, epilogue });
   return {
     wgsl: k.wgsl,
@@ -60,7 +61,7 @@ function matmul(g: Graph, n: IrNode, target: Target, epilogue?: Epilogue): Heavy
       { kind: "value", id: a },
       { kind: "value", id: b },
       { kind: "out" },
-      { kind: "uniform", data: k.uniforms({ M, N: d.N, K: d.K, batch, strideA, strideB, strideC: M * d.N }) },
+      { kind: "uniform", data: k.uniforms(params) },
     ],
     workgroups: k.workgroups(M, d.N, batch),
     flops: 2 * numel(d.batch) * d.M * d.N * d.K,
@@ -74,8 +75,9 @@ function conv(g: Graph, n: IrNode, target: Target, epilogue?: Epilogue): HeavyKe
   const xShape = n.op === "conv2d" ? g.shape(p) : n.op === "conv2d_grad_input" ? n.type.shape : g.shape(p);
   const wShape = n.op === "conv2d" ? g.shape(q) : n.op === "conv2d_grad_input" ? g.shape(q) : n.type.shape;
   const d = convDims(xShape, wShape, stride, pad);
-  const gen = n.op === "conv2d" ? conv2dForward : n.op === "conv2d_grad_input" ? conv2dBackwardInput : conv2dBackwardWeight;
-  const k = gen({ subgroups: target.subgroups, epilogue });
+  // The helpers pick the direct (stride-1, "same") kernels where they apply.
+  const gen = n.op === "conv2d" ? conv2dForwardFor : n.op === "conv2d_grad_input" ? conv2dBackwardInputFor : conv2dBackwardWeightFor;
+  const k = gen(d, { subgroups: target.subgroups, epilogue });
   return {
     wgsl: k.wgsl,
     bindings: [{ kind: "value", id: p }, { kind: "value", id: q }, { kind: "out" }, { kind: "uniform", data: k.uniforms(d) }],

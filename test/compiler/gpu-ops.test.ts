@@ -62,6 +62,8 @@ const cases: Case[] = [
   { name: "matmul shared weight", types: [f(2, 7, 5), f(5, 6)], build: (g, [a, b]) => g.op("matmul", [a, b]) },
   { name: "conv2d", types: [f(2, 3, 7, 7), f(5, 3, 3, 3)], build: (g, [x, w]) => g.op("conv2d", [x, w], { stride: 1, pad: 1 }) },
   { name: "conv2d stride 2", types: [f(2, 3, 9, 8), f(4, 3, 3, 3)], build: (g, [x, w]) => g.op("conv2d", [x, w], { stride: 2, pad: 1 }) },
+  { name: "conv2d direct (stride 1, same, W % 4 == 0)", types: [f(2, 5, 8, 12), f(6, 5, 3, 3)], build: (g, [x, w]) => g.op("conv2d", [x, w], { stride: 1, pad: 1 }) },
+  { name: "conv2d direct + bias + relu epilogue", types: [f(2, 4, 8, 8), f(4, 4, 3, 3), f(4, 1, 1)], build: (g, [x, w, b]) => g.op("relu", [g.add(g.op("conv2d", [x, w], { stride: 1, pad: 1 }), b)]) },
   { name: "conv2d 1x1", types: [f(2, 5, 6, 6), f(3, 5, 1, 1)], build: (g, [x, w]) => g.op("conv2d", [x, w], { stride: 1, pad: 0 }) },
   { name: "softmax", types: [f(5, 7)], build: (g, [x]) => {
     const m = g.broadcast(g.op("max", [x], { axes: [1], keepdims: true }), [5, 7]);
