@@ -60,6 +60,8 @@ function rewrite(g: Graph, n: IrNode, ins: number[], constValue: (id: number) =>
   }
   const same = (id: number) => sameShape(g.shape(id), n.type.shape) && g.type(id).dtype === n.type.dtype;
   switch (n.op) {
+    case "stop_gradient":
+      return ins[0]; // autodiff has run: it is the identity now
     case "mul":
       if (constValue(ins[1]) === 1 && same(ins[0])) return ins[0];
       if (constValue(ins[0]) === 1 && same(ins[1])) return ins[1];

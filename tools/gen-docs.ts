@@ -224,6 +224,11 @@ export const builtinDocs: Record<string, BuiltinDoc> = {
     shape: "not a tensor: marks the rows `ids` of the parameter `param` as its only trainable part, for `minimize ... over`.",
     demos: [],
   },
+  stop_gradient: {
+    group: "Training",
+    shape: "the shape and dtype of `x`.",
+    demos: [{ params: "x: [2, 3]", call: "stop_gradient(x)" }],
+  },
   shape: {
     group: "Conversions and shapes",
     shape: "not a tensor: a compile-time list of ints, one per axis.",

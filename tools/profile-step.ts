@@ -26,6 +26,6 @@ console.log(`whole step ${r.ms.toFixed(1)} ms, ${dispatches.length} dispatches`)
 const last = runs[runs.length - 1].dispatches!;
 const total = last.reduce((s, d) => s + d.ms, 0);
 const rows = last.map((d, i) => ({ ...d, k: step.plan.kernels[i] })).sort((a, b) => b.ms - a.ms);
-for (const d of rows.slice(0, 25)) console.log(`${d.ms.toFixed(2).padStart(8)} ms ${((100 * d.ms) / total).toFixed(1).padStart(5)}%  ${d.label.padEnd(40)} ${(d.k.flops / d.ms / 1e6).toFixed(2)} GFLOP/s  wg ${d.k.workgroups.join("x")}`);
+for (const d of rows.slice(0, Number(process.env.TOP ?? 25))) console.log(`${d.ms.toFixed(2).padStart(8)} ms ${((100 * d.ms) / total).toFixed(1).padStart(5)}%  ${d.label.padEnd(40)} ${(d.k.flops / d.ms / 1e6).toFixed(2)} GFLOP/s  wg ${d.k.workgroups.join("x")}`);
 console.log(`sum ${total.toFixed(1)} ms`);
 gpu.destroy();

@@ -172,7 +172,9 @@ function mean(el: Elaborator, x: number, axes: number[], keepdims: boolean): num
 function softmax(el: Elaborator, x: number, ax: number, log: boolean): number {
   const g = el.g;
   const s = g.shape(x);
-  const m = g.broadcast(g.op("max", [x], { axes: [ax], keepdims: true }), s);
+  // The subtracted max only keeps exp() in range; softmax does not depend on it, so its
+  // derivative (a mask of the maxima) is skipped.
+  const m = g.broadcast(g.op("stop_gradient", [g.op("max", [x], { axes: [ax], keepdims: true })]), s);
   const z = g.sub(x, m);
   const e = g.op("exp", [z]);
   const sum = g.broadcast(g.sum(e, [ax], true), s);
@@ -339,6 +341,12 @@ def("rows", {
     if (el.g.type(a.ids as number).dtype !== "i32") return fail("rows() takes i32 row ids", at);
     return { kind: "rows", param: p.id, ids: a.ids as number };
   },
+});
+def("stop_gradient", {
+  params: [tensorParam("x")],
+  doc: "x, treated as a constant by autodiff",
+  example: "stop_gradient(target)",
+  impl: (el, a, at) => T(el.at(at, () => el.g.op("stop_gradient", [a.x as number]))),
 });
 def("shape", {
   params: [tensorParam("x")],

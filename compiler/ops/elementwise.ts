@@ -328,3 +328,17 @@ defineOp({
   wgsl: ([x], attrs) => `${attrs.dtype}(${x})`,
   vjp: (g, node, cot) => [node.type.dtype === "f32" && g.type(node.inputs[0]).dtype === "f32" ? cot : null],
 });
+
+defineOp({
+  name: "stop_gradient",
+  kind: "elementwise",
+  doc: {
+    summary: "the identity, with no derivative (autodiff treats the value as a constant)",
+    semantics: "Used where a value's gradient is known to cancel, e.g. the max subtracted inside softmax.",
+    example: "stop_gradient(max(x, axes: [-1], keepdims: true))",
+  },
+  infer: (ins) => ins[0],
+  scalar: ([x]) => x,
+  wgsl: ([x]) => x,
+  vjp: () => [null],
+});
