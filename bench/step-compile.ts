@@ -14,7 +14,9 @@ if (process.env.CLD_STEP_COMPILE_CHILD) {
   const { Gpu } = await import("../runtime/gpu.ts");
   const { ParamStore } = await import("../runtime/params.ts");
   const { StepExecutor } = await import("../runtime/executor.ts");
-  const sets = new Map(rest.filter((a) => a.includes("=")).map((a) => a.split("=") as [string, string]));
+  const sets = new Map(
+    rest.filter((a) => a.includes("=")).map((a) => a.split("=") as [string, string]),
+  );
   const gpu = await Gpu.open();
   const t0 = performance.now();
   const c = compile(file, sets, { subgroups: gpu.hasSubgroups });
@@ -24,24 +26,40 @@ if (process.env.CLD_STEP_COMPILE_CHILD) {
   store.initialize(0);
   const ex = new StepExecutor(gpu, s.plan, store, step);
   const feeds = new Map<string, Float32Array | Int32Array>();
-  for (const [name, inp] of ex.inputs) feeds.set(name, inp.dtype === "i32" ? new Int32Array(inp.bytes / 4) : new Float32Array(inp.bytes / 4));
+  for (const [name, inp] of ex.inputs)
+    feeds.set(
+      name,
+      inp.dtype === "i32" ? new Int32Array(inp.bytes / 4) : new Float32Array(inp.bytes / 4),
+    );
   const t2 = performance.now();
   await ex.run(feeds);
   const t3 = performance.now();
   await ex.run(feeds);
   const t4 = performance.now();
   const distinct = new Set(s.plan.kernels.map((k) => k.wgsl)).size;
-  console.log(JSON.stringify({ kernels: s.plan.kernels.length, distinct, compileMs: t1 - t0, firstRunMs: t3 - t2, secondRunMs: t4 - t3 }));
+  console.log(
+    JSON.stringify({
+      kernels: s.plan.kernels.length,
+      distinct,
+      compileMs: t1 - t0,
+      firstRunMs: t3 - t2,
+      secondRunMs: t4 - t3,
+    }),
+  );
   gpu.destroy();
   process.exit(0);
 }
 
 const cache = mkdtempSync(join(tmpdir(), "cld-mesa-"));
 const run = () => {
-  const r = spawnSync(process.execPath, ["--import", "tsx", new URL(import.meta.url).pathname, file, step, ...rest], {
-    env: { ...process.env, CLD_STEP_COMPILE_CHILD: "1", MESA_SHADER_CACHE_DIR: cache },
-    encoding: "utf8",
-  });
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", new URL(import.meta.url).pathname, file, step, ...rest],
+    {
+      env: { ...process.env, CLD_STEP_COMPILE_CHILD: "1", MESA_SHADER_CACHE_DIR: cache },
+      encoding: "utf8",
+    },
+  );
   const line = r.stdout.split("\n").find((l) => l.startsWith("{"));
   if (!line) throw new Error(r.stderr);
   return JSON.parse(line);
@@ -49,10 +67,18 @@ const run = () => {
 const cold = run();
 const warm = run();
 rmSync(cache, { recursive: true, force: true });
-const jit = (x: { firstRunMs: number; secondRunMs: number }) => Math.max(0, x.firstRunMs - x.secondRunMs);
+const jit = (x: { firstRunMs: number; secondRunMs: number }) =>
+  Math.max(0, x.firstRunMs - x.secondRunMs);
 console.log(`${file} step ${step}: ${cold.kernels} kernels (${cold.distinct} distinct WGSL)`);
-console.log(`| cache | cldc compile (ms) | first step (ms) | later step (ms) | JIT ≈ first − later (ms) |`);
+console.log(
+  `| cache | cldc compile (ms) | first step (ms) | later step (ms) | JIT ≈ first − later (ms) |`,
+);
 console.log(`| --- | ---: | ---: | ---: | ---: |`);
-for (const [name, x] of [["cold (empty Mesa cache)", cold], ["warm", warm]] as const) {
-  console.log(`| ${name} | ${x.compileMs.toFixed(0)} | ${x.firstRunMs.toFixed(0)} | ${x.secondRunMs.toFixed(0)} | ${jit(x).toFixed(0)} |`);
+for (const [name, x] of [
+  ["cold (empty Mesa cache)", cold],
+  ["warm", warm],
+] as const) {
+  console.log(
+    `| ${name} | ${x.compileMs.toFixed(0)} | ${x.firstRunMs.toFixed(0)} | ${x.secondRunMs.toFixed(0)} | ${jit(x).toFixed(0)} |`,
+  );
 }

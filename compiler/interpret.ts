@@ -30,7 +30,8 @@ export function interpret(g: Graph, feeds: Feeds, upTo = g.nodes.length): Tensor
         for (let k = 0; k < bs.length; k++) xs[k] = bs[k][i];
         data[i] = def.scalar(xs, n.attrs);
       }
-      if (n.type.dtype === "i32") for (let i = 0; i < data.length; i++) data[i] = Math.trunc(data[i]);
+      if (n.type.dtype === "i32")
+        for (let i = 0; i < data.length; i++) data[i] = Math.trunc(data[i]);
       vals.push({ ...n.type, data });
     } else {
       throw new Error(`op '${n.op}' has no reference implementation`);
@@ -39,6 +40,10 @@ export function interpret(g: Graph, feeds: Feeds, upTo = g.nodes.length): Tensor
   return vals;
 }
 
-export function tensor(shape: number[], data: ArrayLike<number>, dtype: "f32" | "i32" = "f32"): Tensor64 {
+export function tensor(
+  shape: number[],
+  data: ArrayLike<number>,
+  dtype: "f32" | "i32" = "f32",
+): Tensor64 {
   return { dtype, shape, data: Float64Array.from(data) };
 }

@@ -7,11 +7,15 @@ export function irText(g: Graph, title: string): string {
   const lines = [`// ${title}: ${g.nodes.length} values`];
   for (const n of g.nodes) {
     const attrs = Object.entries(n.attrs)
-      .filter(([k]) => !((n.op === "input" || n.op === "param") && (k === "shape" || k === "dtype")))
+      .filter(
+        ([k]) => !((n.op === "input" || n.op === "param") && (k === "shape" || k === "dtype")),
+      )
       .map(([k, v]) => `${k}: ${Array.isArray(v) ? `[${v.join(", ")}]` : JSON.stringify(v)}`);
     const args = n.name !== undefined ? `"${n.name}"` : n.inputs.map((i) => `%${i}`).join(", ");
     const where = n.loc ? `  // ${n.loc.file}:${n.loc.start.line}` : "";
-    lines.push(`%${n.id}: ${showType(n.type)} = ${n.op}(${args})${attrs.length ? ` {${attrs.join(", ")}}` : ""}${where}`);
+    lines.push(
+      `%${n.id}: ${showType(n.type)} = ${n.op}(${args})${attrs.length ? ` {${attrs.join(", ")}}` : ""}${where}`,
+    );
   }
   for (const [name, v] of g.outputs) lines.push(`output ${name} = %${v}`);
   for (const [p, v] of g.updates) lines.push(`update ${g.node(p).name} <- %${v}`);

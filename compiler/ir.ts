@@ -154,7 +154,9 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
     const da = a[a.length - n + i] ?? 1;
     const db = b[b.length - n + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new ShapeError(`shapes [${a.join(", ")}] and [${b.join(", ")}] cannot be broadcast together`);
+      throw new ShapeError(
+        `shapes [${a.join(", ")}] and [${b.join(", ")}] cannot be broadcast together`,
+      );
     }
     out.push(da === 1 ? db : da);
   }

@@ -69,7 +69,12 @@ export function epilogueChains(g: Graph, mat: Set<number>): Map<number, number> 
       const c = cons[cur];
       if (c.length !== 1) break;
       const next = g.node(c[0]);
-      if (getOp(next.op).kind !== "elementwise" || next.type.dtype !== "f32" || !sameShape(next.type.shape, n.type.shape)) break;
+      if (
+        getOp(next.op).kind !== "elementwise" ||
+        next.type.dtype !== "f32" ||
+        !sameShape(next.type.shape, n.type.shape)
+      )
+        break;
       if (next.inputs.filter((i) => i === cur).length !== 1) break;
       // Every other operand must be ready before the host kernel runs.
       if (next.inputs.some((i) => i !== cur && !readyBefore(g, mat, i, n.id))) break;
@@ -112,7 +117,13 @@ function materializeBase(g: Graph): Set<number> {
   for (const n of g.nodes) {
     const kind = getOp(n.op).kind;
     if (n.op === "const" && !sinks.has(n.id)) continue;
-    if (n.op === "input" || n.op === "param" || HEAVY.has(n.op) || REDUCE.has(n.op) || sinks.has(n.id)) {
+    if (
+      n.op === "input" ||
+      n.op === "param" ||
+      HEAVY.has(n.op) ||
+      REDUCE.has(n.op) ||
+      sinks.has(n.id)
+    ) {
       out.add(n.id);
       continue;
     }
@@ -139,7 +150,9 @@ function materializeBase(g: Graph): Set<number> {
     }
     if (set.size > MAX_READS && !out.has(n.id)) {
       // Materialize the input contributing most leaves, until this node fits.
-      for (const i of [...n.inputs].sort((a, b) => (leaves.get(b)?.size ?? 0) - (leaves.get(a)?.size ?? 0))) {
+      for (const i of [...n.inputs].sort(
+        (a, b) => (leaves.get(b)?.size ?? 0) - (leaves.get(a)?.size ?? 0),
+      )) {
         if (!out.has(i) && (leaves.get(i)?.size ?? 0) > 1) out.add(i);
       }
       set.clear();
@@ -189,15 +202,31 @@ export function buildPlan(g: Graph, target: Target): Plan {
     if (hostId !== undefined) {
       const host = g.node(hostId);
       const ep = hostId !== n.id ? fusedEpilogue(g, hostId, n.id, (id) => mat.has(id)) : null;
-      const h = heavyKernel(g, host, target, ep ? { decls: ep.decls, fn: ep.fn, bindings: ep.reads.length } : undefined);
+      const h = heavyKernel(
+        g,
+        host,
+        target,
+        ep ? { decls: ep.decls, fn: ep.fn, bindings: ep.reads.length } : undefined,
+      );
       const epReads = (ep?.reads ?? []).map((r) => aliasOf(g, mat, r));
-      const reads = [...h.bindings.flatMap((b) => (b.kind === "value" ? [aliasOf(g, mat, b.id)] : [])), ...epReads];
-      const chainNodes = ep ? ep.inlined.map((i) => g.node(i)).filter((x) => getOp(x.op).kind !== "view") : [];
+      const reads = [
+        ...h.bindings.flatMap((b) => (b.kind === "value" ? [aliasOf(g, mat, b.id)] : [])),
+        ...epReads,
+      ];
+      const chainNodes = ep
+        ? ep.inlined.map((i) => g.node(i)).filter((x) => getOp(x.op).kind !== "view")
+        : [];
       kernels.push({
         name: `k${String(kernelIndex).padStart(3, "0")}_${[host.op, ...uniqueOps(chainNodes).filter((o) => o !== host.op)].slice(0, 4).join("_")}`,
         wgsl: h.wgsl,
         bindings: [
-          ...h.bindings.map((b) => (b.kind === "value" ? { buffer: aliasOf(g, mat, b.id) } : b.kind === "out" ? { buffer: n.id } : { uniform: [...b.data] })),
+          ...h.bindings.map((b) =>
+            b.kind === "value"
+              ? { buffer: aliasOf(g, mat, b.id) }
+              : b.kind === "out"
+                ? { buffer: n.id }
+                : { uniform: [...b.data] },
+          ),
           ...epReads.map((r) => ({ buffer: r })),
         ],
         workgroups: h.workgroups,
@@ -211,7 +240,9 @@ export function buildPlan(g: Graph, target: Target): Plan {
     } else {
       const f = fusedKernel(g, n.id, (id) => mat.has(id));
       const reads = f.reads.map((r) => aliasOf(g, mat, r));
-      const opsIn = [...f.inlined.map((i) => g.node(i))].filter((x) => getOp(x.op).kind !== "view" || x.id === n.id);
+      const opsIn = [...f.inlined.map((i) => g.node(i))].filter(
+        (x) => getOp(x.op).kind !== "view" || x.id === n.id,
+      );
       kernels.push({
         name: kernelName(kernelIndex, uniqueOps([...opsIn, n])),
         wgsl: f.wgsl,
@@ -230,7 +261,9 @@ export function buildPlan(g: Graph, target: Target): Plan {
   // Liveness: last kernel reading each value.
   const lastUse = new Map<number, number>();
   kernels.forEach((k, i) => k.reads.forEach((r) => lastUse.set(r, i)));
-  const pinned = new Set<number>([...updateTargets.keys(), ...outputValues].map((v) => aliasOf(g, mat, v)));
+  const pinned = new Set<number>(
+    [...updateTargets.keys(), ...outputValues].map((v) => aliasOf(g, mat, v)),
+  );
 
   // Assign physical buffers: a temporary takes the smallest free buffer that fits, else
   // grows the largest free one, else a new one (buffers are created after planning).
@@ -244,7 +277,8 @@ export function buildPlan(g: Graph, target: Target): Plan {
     }
     if (best < 0) {
       best = 0;
-      for (let k = 1; k < free.length; k++) if (buffers[free[k]].bytes > buffers[free[best]].bytes) best = k;
+      for (let k = 1; k < free.length; k++)
+        if (buffers[free[k]].bytes > buffers[free[best]].bytes) best = k;
       buffers[free[best]].bytes = bytes;
     }
     return free.splice(best, 1)[0];
@@ -283,8 +317,16 @@ export function buildPlan(g: Graph, target: Target): Plan {
     bindings: k.bindings.map((b) => ("buffer" in b ? { buffer: resolve(b.buffer) } : b)),
     bytes: [...reads, out].reduce((s, r) => s + bufferBytes(g.node(r)), 0),
   }));
-  const copies = [...g.updates].map(([p, v]) => ({ from: resolve(v), to: resolve(p), bytes: bufferBytes(g.node(p)) }));
-  const outputs = [...g.outputs].map(([name, v]) => ({ name, buffer: resolve(v), dtype: g.type(v).dtype }));
+  const copies = [...g.updates].map(([p, v]) => ({
+    from: resolve(v),
+    to: resolve(p),
+    bytes: bufferBytes(g.node(p)),
+  }));
+  const outputs = [...g.outputs].map(([name, v]) => ({
+    name,
+    buffer: resolve(v),
+    dtype: g.type(v).dtype,
+  }));
   return { buffers, kernels: planKernels, copies, outputs, lifetimes };
 }
 
@@ -293,7 +335,14 @@ function bufferBytes(n: IrNode): number {
 }
 
 function newBuffer(buffers: PlanBuffer[], n: IrNode, kind: BufferKind, name: string): number {
-  buffers.push({ index: buffers.length, bytes: bufferBytes(n), kind, name, dtype: n.type.dtype, shape: n.type.shape });
+  buffers.push({
+    index: buffers.length,
+    bytes: bufferBytes(n),
+    kind,
+    name,
+    dtype: n.type.dtype,
+    shape: n.type.shape,
+  });
   return buffers.length - 1;
 }
 

@@ -24,7 +24,10 @@ export function simplify(src: Graph): Graph {
       map.set(n.id, rewritten);
       continue;
     }
-    const key = n.op === "input" || n.op === "param" ? `${n.op}:${n.name}` : `${n.op}(${ins.join(",")})${JSON.stringify(n.attrs)}`;
+    const key =
+      n.op === "input" || n.op === "param"
+        ? `${n.op}:${n.name}`
+        : `${n.op}(${ins.join(",")})${JSON.stringify(n.attrs)}`;
     const hit = cse.get(key);
     if (hit !== undefined) {
       map.set(n.id, hit);
@@ -46,19 +49,34 @@ export function simplify(src: Graph): Graph {
 
 function liveSet(g: Graph): Set<number> {
   const live = new Set<number>([...g.outputs.values(), ...g.updates.values(), ...g.updates.keys()]);
-  for (let i = g.nodes.length - 1; i >= 0; i--) if (live.has(i)) for (const j of g.nodes[i].inputs) live.add(j);
+  for (let i = g.nodes.length - 1; i >= 0; i--)
+    if (live.has(i)) for (const j of g.nodes[i].inputs) live.add(j);
   return live;
 }
 
 /** Returns a replacement id, or null to keep the node as it is. */
-function rewrite(g: Graph, n: IrNode, ins: number[], constValue: (id: number) => number | null): number | null {
+function rewrite(
+  g: Graph,
+  n: IrNode,
+  ins: number[],
+  constValue: (id: number) => number | null,
+): number | null {
   const def = getOp(n.op);
   // Constant folding: an elementwise op of scalar constants.
-  if (def.kind === "elementwise" && def.scalar && ins.length > 0 && ins.every((i) => constValue(i) !== null)) {
-    const v = def.scalar(ins.map((i) => constValue(i)!), n.attrs);
+  if (
+    def.kind === "elementwise" &&
+    def.scalar &&
+    ins.length > 0 &&
+    ins.every((i) => constValue(i) !== null)
+  ) {
+    const v = def.scalar(
+      ins.map((i) => constValue(i)!),
+      n.attrs,
+    );
     return g.const(n.type.dtype === "i32" ? Math.trunc(v) : v, n.type.shape, n.type.dtype);
   }
-  const same = (id: number) => sameShape(g.shape(id), n.type.shape) && g.type(id).dtype === n.type.dtype;
+  const same = (id: number) =>
+    sameShape(g.shape(id), n.type.shape) && g.type(id).dtype === n.type.dtype;
   switch (n.op) {
     case "stop_gradient":
       return ins[0]; // autodiff has run: it is the identity now
@@ -80,13 +98,15 @@ function rewrite(g: Graph, n: IrNode, ins: number[], constValue: (id: number) =>
       if (sameShape(g.shape(ins[0]), n.type.shape)) return ins[0];
       const inner = g.node(ins[0]);
       if (inner.op === "reshape") return g.reshape(inner.inputs[0], n.type.shape);
-      if (inner.op === "const") return g.const(inner.attrs.value as number, n.type.shape, n.type.dtype);
+      if (inner.op === "const")
+        return g.const(inner.attrs.value as number, n.type.shape, n.type.dtype);
       break;
     }
     case "broadcast": {
       if (sameShape(g.shape(ins[0]), n.type.shape)) return ins[0];
       const inner = g.node(ins[0]);
-      if (inner.op === "const") return g.const(inner.attrs.value as number, n.type.shape, n.type.dtype);
+      if (inner.op === "const")
+        return g.const(inner.attrs.value as number, n.type.shape, n.type.dtype);
       break;
     }
     case "transpose": {
@@ -105,7 +125,9 @@ function rewrite(g: Graph, n: IrNode, ins: number[], constValue: (id: number) =>
         if (t.op !== "transpose") return null;
         const p = t.attrs.perm as number[];
         const r = p.length;
-        const ok = p.every((q, i) => (i < r - 2 ? q === i : i === r - 2 ? q === r - 1 : q === r - 2));
+        const ok = p.every((q, i) =>
+          i < r - 2 ? q === i : i === r - 2 ? q === r - 1 : q === r - 2,
+        );
         return ok ? t.inputs[0] : null;
       };
       const sa = swapLast(a);

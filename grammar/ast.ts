@@ -85,12 +85,7 @@ export interface TensorTypeExpr extends Node {
 // ---------------------------------------------------------------- programs
 
 export type ProgramMember =
-  | ModelMember
-  | DataMember
-  | OptimizerMember
-  | AdapterMember
-  | StepMember
-  | RunMember;
+  ModelMember | DataMember | OptimizerMember | AdapterMember | StepMember | RunMember;
 
 /** `adapter kv = lora(unet, rank: 4)` : low-rank updates on a model's adaptable params. */
 export interface AdapterMember extends Node {
@@ -278,21 +273,7 @@ export interface CallExpr extends Node {
 }
 
 export type BinaryOp =
-  | "+"
-  | "-"
-  | "*"
-  | "/"
-  | "%"
-  | "@"
-  | "**"
-  | "=="
-  | "!="
-  | "<"
-  | "<="
-  | ">"
-  | ">="
-  | "&&"
-  | "||";
+  "+" | "-" | "*" | "/" | "%" | "@" | "**" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "&&" | "||";
 
 export interface BinaryExpr extends Node {
   kind: "Binary";

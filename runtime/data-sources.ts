@@ -155,7 +155,10 @@ function openEmoji(spec: DataSpec): DataRuntime {
 function openConcepts(spec: DataSpec): DataRuntime {
   const a = spec.args;
   const size = a.size as number;
-  const names = String(a.names).split(",").map((n) => n.trim()).filter(Boolean);
+  const names = String(a.names)
+    .split(",")
+    .map((n) => n.trim())
+    .filter(Boolean);
   const tok = emojiTokenizer();
   const concepts = emojiConcepts({ size, include: names, excludeReserved: false });
   const sources = concepts.map((c, t) => {
@@ -172,7 +175,11 @@ function openConcepts(spec: DataSpec): DataRuntime {
     const concept = new Int32Array(n).fill(tok.tokenize(token)[0]);
     return new BatchSource({
       n,
-      fields: { x: { data: x, shape: [3, size, size] }, tokens: { data: tokens, shape: [MAX_TOKENS] }, concept: { data: concept, shape: [] } },
+      fields: {
+        x: { data: x, shape: [3, size, size] },
+        tokens: { data: tokens, shape: [MAX_TOKENS] },
+        concept: { data: concept, shape: [] },
+      },
       batch: a.batch as number,
       shuffle: true,
       seed: hashSeed(a.seed as number, t),
@@ -180,7 +187,12 @@ function openConcepts(spec: DataSpec): DataRuntime {
     });
   });
   let current = 0;
-  const wrap = (b: { x: Float32Array; tokens: Int32Array; concept: Int32Array; count: number }): HostBatch => ({
+  const wrap = (b: {
+    x: Float32Array;
+    tokens: Int32Array;
+    concept: Int32Array;
+    count: number;
+  }): HostBatch => ({
     fields: new Map<string, HostTensor>([
       ["x", b.x],
       ["tokens", b.tokens],
@@ -193,7 +205,8 @@ function openConcepts(spec: DataSpec): DataRuntime {
     *epoch() {
       for (const b of sources[current].epoch({ pad: true })) yield wrap(b);
     },
-    state: () => ({ epoch: 0, cursor: 0, current, sources: sources.map((s) => s.state()) }) as BatchState,
+    state: () =>
+      ({ epoch: 0, cursor: 0, current, sources: sources.map((s) => s.state()) }) as BatchState,
     restore: (st) => {
       const s2 = st as BatchState & { current?: number; sources?: BatchState[] };
       current = s2.current ?? 0;
@@ -201,7 +214,8 @@ function openConcepts(spec: DataSpec): DataRuntime {
     },
     size: sources[current].n,
     select: (t) => {
-      if (!Number.isInteger(t) || t < 0 || t >= sources.length) throw new Error(`select: concept ${t} is outside 0..${sources.length - 1}`);
+      if (!Number.isInteger(t) || t < 0 || t >= sources.length)
+        throw new Error(`select: concept ${t} is outside 0..${sources.length - 1}`);
       current = t;
     },
   };

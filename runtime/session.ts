@@ -239,11 +239,17 @@ export class Session {
       const data = ema.get(name) ?? ck.tensors.get(name);
       if (!data) continue;
       const want = info.type.shape.reduce((a, b) => a * b, 1);
-      if (data.length !== want) throw new Error(`load: ${path}: '${name}' has ${data.length} values, this program's has ${want} ([${info.type.shape.join(", ")}])`);
+      if (data.length !== want)
+        throw new Error(
+          `load: ${path}: '${name}' has ${data.length} values, this program's has ${want} ([${info.type.shape.join(", ")}])`,
+        );
       this.store.set(name, data);
       loaded++;
     }
-    if (loaded === 0) throw new Error(`load: ${path} has no tensor this program uses (is it a checkpoint of another model?)`);
+    if (loaded === 0)
+      throw new Error(
+        `load: ${path} has no tensor this program uses (is it a checkpoint of another model?)`,
+      );
     return loaded;
   }
 
@@ -261,7 +267,11 @@ export class Session {
       const param = name.slice(prefix.length);
       const bName = `${adapter}.b.${param}`;
       const pastName = `${adapter}.past.${param}`;
-      const [a, b, past] = await Promise.all([this.store.read(name), this.store.read(bName), this.store.read(pastName)]);
+      const [a, b, past] = await Promise.all([
+        this.store.read(name),
+        this.store.read(bName),
+        this.store.read(pastName),
+      ]);
       const [E, r] = info.type.shape;
       const D = past.length / E;
       const out = new Float32Array(past.length);
@@ -275,7 +285,11 @@ export class Session {
       this.store.set(name, initialValue(info, draw));
       this.store.set(bName, new Float32Array(b.length));
       for (const [other, oi] of infos) {
-        if (oi.state && (other.endsWith(`.${name}`) || other.endsWith(`.${bName}`)) && !other.includes(".ema.")) {
+        if (
+          oi.state &&
+          (other.endsWith(`.${name}`) || other.endsWith(`.${bName}`)) &&
+          !other.includes(".ema.")
+        ) {
           this.store.set(other, new Float32Array(oi.type.shape.reduce((x, y) => x * y, 1)));
         }
       }
@@ -396,7 +410,11 @@ export class Session {
         const b = this.evalInt(s.iterable.end, env);
         const bar =
           top && b > a && !this.progress && containsStepCall(s.body, this.compiled)
-            ? new Progress({ total: b - a, label: this.compiled.program.name, stream: this.opts.progressStream })
+            ? new Progress({
+                total: b - a,
+                label: this.compiled.program.name,
+                stream: this.opts.progressStream,
+              })
             : null;
         if (bar) this.progress = bar;
         for (let i = a; i < b; i++) {
@@ -491,7 +509,8 @@ export class Session {
       case "select": {
         const [d, t] = e.args.map((a) => a.value);
         const data = d?.kind === "Name" ? this.data.get(d.name) : undefined;
-        if (!data?.select) return fail("select takes a concept data source and a concept index: select(seq, t)", e);
+        if (!data?.select)
+          return fail("select takes a concept data source and a concept index: select(seq, t)", e);
         const v = this.evalHost(t, env);
         if (v.kind !== "int") return fail("select's concept index must be an int", t);
         // Not an event: the current concept is part of the data state, and re-selecting
@@ -502,7 +521,11 @@ export class Session {
       case "load": {
         const arg = e.args[0]?.value;
         const path = arg ? this.evalHost(arg, env) : null;
-        if (!path || path.kind !== "string") return fail('load takes a checkpoint path: load("runs/pretrain/checkpoint.safetensors")', e);
+        if (!path || path.kind !== "string")
+          return fail(
+            'load takes a checkpoint path: load("runs/pretrain/checkpoint.safetensors")',
+            e,
+          );
         if (this.skip()) return;
         const n = this.loadWeights(path.value);
         this.opts.log(`loaded ${n} tensors from ${path.value}`);
@@ -510,8 +533,22 @@ export class Session {
       }
       case "merge": {
         const arg = e.args[0]?.value;
-        const ad = arg?.kind === "Name" ? this.compiled.program.adapters.find((a) => a.name === arg.name) : undefined;
-        if (!ad) return fail(`merge takes an adapter${arg?.kind === "Name" ? didYouMean(arg.name, this.compiled.program.adapters.map((a) => a.name)) : ""}`, e);
+        const ad =
+          arg?.kind === "Name"
+            ? this.compiled.program.adapters.find((a) => a.name === arg.name)
+            : undefined;
+        if (!ad)
+          return fail(
+            `merge takes an adapter${
+              arg?.kind === "Name"
+                ? didYouMean(
+                    arg.name,
+                    this.compiled.program.adapters.map((a) => a.name),
+                  )
+                : ""
+            }`,
+            e,
+          );
         if (this.skip()) return;
         await this.merge(ad.name);
         return;

@@ -9,5 +9,7 @@ if (!adapter) {
   process.exit(3);
 }
 const i = adapter.info;
-console.log(`probe: ${[i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(" ")}`);
+console.log(
+  `probe: ${[i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(" ")}`,
+);
 process.exit(0);

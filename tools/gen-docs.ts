@@ -221,7 +221,8 @@ export const builtinDocs: Record<string, BuiltinDoc> = {
   },
   rows: {
     group: "Training",
-    shape: "not a tensor: marks the rows `ids` of the parameter `param` as its only trainable part, for `minimize ... over`.",
+    shape:
+      "not a tensor: marks the rows `ids` of the parameter `param` as its only trainable part, for `minimize ... over`.",
     demos: [],
   },
   stop_gradient: {

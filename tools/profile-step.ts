@@ -5,15 +5,26 @@ import { ParamStore } from "../runtime/params.ts";
 
 const [file, stepName, ...sets] = process.argv.slice(2);
 const gpu = await Gpu.open();
-const c = compile(file, new Map(sets.map((s) => s.split("=") as [string, string])), { subgroups: gpu.hasSubgroups });
+const c = compile(file, new Map(sets.map((s) => s.split("=") as [string, string])), {
+  subgroups: gpu.hasSubgroups,
+});
 const step = c.steps.get(stepName)!;
 const store = new ParamStore(gpu, c.program.registry.params);
 store.initialize(0);
-const buffers = step.plan.buffers.map((b) => (b.kind === "param" ? store.buffer(b.name) : gpu.createBuffer(b.bytes)));
+const buffers = step.plan.buffers.map((b) =>
+  b.kind === "param" ? store.buffer(b.name) : gpu.createBuffer(b.bytes),
+);
 const dispatches = step.plan.kernels.map((k) => {
   const p = gpu.pipeline(k.wgsl, k.name);
-  const bind = k.bindings.map((b) => ("buffer" in b ? buffers[b.buffer] : gpu.uniformBuffer(new Uint32Array(b.uniform))));
-  return { pipeline: p, bindGroup: gpu.makeBindGroup(p, bind), workgroups: k.workgroups, label: k.name };
+  const bind = k.bindings.map((b) =>
+    "buffer" in b ? buffers[b.buffer] : gpu.uniformBuffer(new Uint32Array(b.uniform)),
+  );
+  return {
+    pipeline: p,
+    bindGroup: gpu.makeBindGroup(p, bind),
+    workgroups: k.workgroups,
+    label: k.name,
+  };
 });
 let t = performance.now();
 await gpu.submit(dispatches);
@@ -26,6 +37,9 @@ console.log(`whole step ${r.ms.toFixed(1)} ms, ${dispatches.length} dispatches`)
 const last = runs[runs.length - 1].dispatches!;
 const total = last.reduce((s, d) => s + d.ms, 0);
 const rows = last.map((d, i) => ({ ...d, k: step.plan.kernels[i] })).sort((a, b) => b.ms - a.ms);
-for (const d of rows.slice(0, Number(process.env.TOP ?? 25))) console.log(`${d.ms.toFixed(2).padStart(8)} ms ${((100 * d.ms) / total).toFixed(1).padStart(5)}%  ${d.label.padEnd(40)} ${(d.k.flops / d.ms / 1e6).toFixed(2)} GFLOP/s  wg ${d.k.workgroups.join("x")}`);
+for (const d of rows.slice(0, Number(process.env.TOP ?? 25)))
+  console.log(
+    `${d.ms.toFixed(2).padStart(8)} ms ${((100 * d.ms) / total).toFixed(1).padStart(5)}%  ${d.label.padEnd(40)} ${(d.k.flops / d.ms / 1e6).toFixed(2)} GFLOP/s  wg ${d.k.workgroups.join("x")}`,
+  );
 console.log(`sum ${total.toFixed(1)} ms`);
 gpu.destroy();

@@ -88,7 +88,10 @@ class Emitter {
 
   private compute(n: IrNode, idx: string[]): string {
     const t = wgslType(n.type.dtype);
-    if (n.op === "const" && !this.materialized(n.id)) return t === "i32" ? `i32(${Math.trunc(n.attrs.value as number)})` : floatLit(n.attrs.value as number);
+    if (n.op === "const" && !this.materialized(n.id))
+      return t === "i32"
+        ? `i32(${Math.trunc(n.attrs.value as number)})`
+        : floatLit(n.attrs.value as number);
     if (this.materialized(n.id)) {
       const same =
         this.identity &&
@@ -122,7 +125,10 @@ class Emitter {
         return this.value(ins[0], broadcastIndex(idx, shapeOf(ins[0])));
       case "slice": {
         const start = n.attrs.start as number[];
-        return this.value(ins[0], idx.map((e, k) => (start[k] ? `(${e} + ${start[k]})` : e)));
+        return this.value(
+          ins[0],
+          idx.map((e, k) => (start[k] ? `(${e} + ${start[k]})` : e)),
+        );
       }
       case "pad": {
         const before = n.attrs.before as number[];
@@ -139,7 +145,10 @@ class Emitter {
         return conds.length ? `select(${zero}, ${v}, ${conds.join(" && ")})` : v;
       }
       case "concat": {
-        const ax = (n.attrs.axis as number) < 0 ? (n.attrs.axis as number) + n.type.shape.length : (n.attrs.axis as number);
+        const ax =
+          (n.attrs.axis as number) < 0
+            ? (n.attrs.axis as number) + n.type.shape.length
+            : (n.attrs.axis as number);
         let off = 0;
         const parts = ins.map((i) => {
           const s = shapeOf(i);
@@ -149,14 +158,21 @@ class Emitter {
           return { v: this.value(i, inIdx), hi: off };
         });
         let expr = parts[parts.length - 1].v;
-        for (let k = parts.length - 2; k >= 0; k--) expr = `select(${expr}, ${parts[k].v}, ${idx[ax]} < ${parts[k].hi})`;
+        for (let k = parts.length - 2; k >= 0; k--)
+          expr = `select(${expr}, ${parts[k].v}, ${idx[ax]} < ${parts[k].hi})`;
         return expr;
       }
     }
     const def = getOp(n.op);
-    if (def.kind !== "elementwise" || !def.wgsl) throw new Error(`internal: cannot inline op ${n.op}`);
+    if (def.kind !== "elementwise" || !def.wgsl)
+      throw new Error(`internal: cannot inline op ${n.op}`);
     const args = ins.map((i) => this.value(i, broadcastIndex(idx, shapeOf(i))));
-    const expr = def.wgsl(args, n.attrs, n, ins.map((i) => this.g.type(i)));
+    const expr = def.wgsl(
+      args,
+      n.attrs,
+      n,
+      ins.map((i) => this.g.type(i)),
+    );
     for (const h of Object.keys(wgslHelpers)) if (expr.includes(`${h}(`)) this.helpers.add(h);
     return expr;
   }
@@ -165,7 +181,9 @@ class Emitter {
 /** Row-major flat index of idx in shape, skipping size-1 axes. */
 export function flatIndex(idx: string[], shape: number[]): string {
   const st = stridesOf(shape);
-  const terms = idx.map((e, k) => (shape[k] === 1 ? "" : st[k] === 1 ? e : `${e} * ${st[k]}`)).filter(Boolean);
+  const terms = idx
+    .map((e, k) => (shape[k] === 1 ? "" : st[k] === 1 ? e : `${e} * ${st[k]}`))
+    .filter(Boolean);
   return terms.length ? terms.join(" + ") : "0";
 }
 
@@ -186,16 +204,24 @@ function reshapeIndex(idx: string[], outShape: number[], inShape: number[], em: 
   const flat = em.fresh("f");
   em.lines.push(`let ${flat} = ${flatIndex(idx, outShape)};`);
   const st = stridesOf(inShape);
-  return inShape.map((d, k) => (d === 1 ? "0" : k === 0 ? `(${flat} / ${st[k]})` : `((${flat} / ${st[k]}) % ${d})`));
+  return inShape.map((d, k) =>
+    d === 1 ? "0" : k === 0 ? `(${flat} / ${st[k]})` : `((${flat} / ${st[k]}) % ${d})`,
+  );
 }
 
 function unravel(flat: string, shape: number[]): string[] {
   const st = stridesOf(shape);
-  return shape.map((d, k) => (d === 1 ? "0" : k === 0 ? `(${flat} / ${st[k]})` : `((${flat} / ${st[k]}) % ${d})`));
+  return shape.map((d, k) =>
+    d === 1 ? "0" : k === 0 ? `(${flat} / ${st[k]})` : `((${flat} / ${st[k]}) % ${d})`,
+  );
 }
 
 /** Generates the kernel computing materialized node `root`. */
-export function fusedKernel(g: Graph, root: number, materialized: (id: number) => boolean): FusedKernel {
+export function fusedKernel(
+  g: Graph,
+  root: number,
+  materialized: (id: number) => boolean,
+): FusedKernel {
   const n = g.node(root);
   const em = new Emitter(g, (id) => id !== root && materialized(id));
   const outT = wgslType(n.type.dtype);
@@ -224,7 +250,14 @@ export function fusedKernel(g: Graph, root: number, materialized: (id: number) =
       else inIdx.push(keep ? outIdx[k] : outIdx[j++]);
     });
     const xt = wgslType(g.type(x).dtype);
-    const init = n.op === "sum" ? (xt === "i32" ? "0" : "0.0") : xt === "i32" ? "-2147483647" : "-3.4028234e38";
+    const init =
+      n.op === "sum"
+        ? xt === "i32"
+          ? "0"
+          : "0.0"
+        : xt === "i32"
+          ? "-2147483647"
+          : "-3.4028234e38";
     body.push(`var acc: ${xt} = ${init};`);
     if (n.op === "argmax") body.push("var best: i32 = 0;");
     let indent = "";
@@ -265,8 +298,13 @@ export function fusedKernel(g: Graph, root: number, materialized: (id: number) =
     body.push(...em.lines, `out[i] = ${outT === wgslType(n.type.dtype) ? v : `${outT}(${v})`};`);
   }
   // The root itself is computed here even when "materialized".
-  const decls = em.reads.map((id, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<${wgslType(g.type(id).dtype)}>;`);
-  decls.push(`@group(0) @binding(${em.reads.length}) var<storage, read_write> out: array<${outT}>;`);
+  const decls = em.reads.map(
+    (id, k) =>
+      `@group(0) @binding(${k}) var<storage, read> in${k}: array<${wgslType(g.type(id).dtype)}>;`,
+  );
+  decls.push(
+    `@group(0) @binding(${em.reads.length}) var<storage, read_write> out: array<${outT}>;`,
+  );
   // The element count is a uniform, so kernels that differ only in size share a pipeline.
   decls.push(`@group(0) @binding(${em.reads.length + 1}) var<uniform> count: vec4<u32>;`);
   const helpers = [...em.helpers].sort().map((h) => (h === "randn" ? wgslHash : wgslHelpers[h]));
@@ -315,9 +353,19 @@ export interface FusedEpilogue {
  * The elementwise chain from a matmul/conv value `heavy` up to `root`, as an epilogue
  * applied to each output before it is stored (`v` is the heavy op's result at index i).
  */
-export function fusedEpilogue(g: Graph, heavy: number, root: number, materialized: (id: number) => boolean): FusedEpilogue {
+export function fusedEpilogue(
+  g: Graph,
+  heavy: number,
+  root: number,
+  materialized: (id: number) => boolean,
+): FusedEpilogue {
   const n = g.node(root);
-  const em = new Emitter(g, (id) => id !== root && id !== heavy && materialized(id), new Map([[heavy, "v"]]), "ep_in");
+  const em = new Emitter(
+    g,
+    (id) => id !== root && id !== heavy && materialized(id),
+    new Map([[heavy, "v"]]),
+    "ep_in",
+  );
   const idx = unravel("ii", n.type.shape);
   em.identity = idx;
   em.identityShape = n.type.shape;
@@ -334,7 +382,13 @@ export function fusedEpilogue(g: Graph, heavy: number, root: number, materialize
   ].join("\n");
   const reads = em.reads;
   return {
-    decls: (first) => reads.map((id, k) => `@group(0) @binding(${first + k}) var<storage, read> ep_in${k}: array<${wgslType(g.type(id).dtype)}>;`).join("\n"),
+    decls: (first) =>
+      reads
+        .map(
+          (id, k) =>
+            `@group(0) @binding(${first + k}) var<storage, read> ep_in${k}: array<${wgslType(g.type(id).dtype)}>;`,
+        )
+        .join("\n"),
     fn,
     reads,
     inlined: [...em.inlined].sort((a, b) => a - b),

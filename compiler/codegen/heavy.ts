@@ -5,14 +5,20 @@ import { type Graph, type IrNode, numel } from "../ir.ts";
 import { matmulKernel, matmulVec4Ok } from "../kernels/matmul.ts";
 import { convDims } from "../ops/conv.ts";
 import { matmulDims } from "../ops/matmul.ts";
-import { conv2dBackwardInputFor, conv2dBackwardWeightFor, conv2dForwardFor } from "../kernels/conv2d.ts";
+import {
+  conv2dBackwardInputFor,
+  conv2dBackwardWeightFor,
+  conv2dForwardFor,
+} from "../kernels/conv2d.ts";
 import { dispatch1d, WORKGROUP } from "./fused.ts";
 import type { Epilogue } from "../kernels/epilogue.ts";
 
 export interface HeavyKernel {
   wgsl: string;
   /** Binding order: value ids to bind, the output (-1 marks it) and uniform data. */
-  bindings: ({ kind: "value"; id: number } | { kind: "out" } | { kind: "uniform"; data: Uint32Array })[];
+  bindings: (
+    { kind: "value"; id: number } | { kind: "out" } | { kind: "uniform"; data: Uint32Array }
+  )[];
   workgroups: [number, number, number];
   flops: number;
 }
@@ -72,15 +78,27 @@ function conv(g: Graph, n: IrNode, target: Target, epilogue?: Epilogue): HeavyKe
   const stride = n.attrs.stride as number;
   const pad = n.attrs.pad as number;
   const [p, q] = n.inputs;
-  const xShape = n.op === "conv2d" ? g.shape(p) : n.op === "conv2d_grad_input" ? n.type.shape : g.shape(p);
-  const wShape = n.op === "conv2d" ? g.shape(q) : n.op === "conv2d_grad_input" ? g.shape(q) : n.type.shape;
+  const xShape =
+    n.op === "conv2d" ? g.shape(p) : n.op === "conv2d_grad_input" ? n.type.shape : g.shape(p);
+  const wShape =
+    n.op === "conv2d" ? g.shape(q) : n.op === "conv2d_grad_input" ? g.shape(q) : n.type.shape;
   const d = convDims(xShape, wShape, stride, pad);
   // The helpers pick the direct (stride-1, "same") kernels where they apply.
-  const gen = n.op === "conv2d" ? conv2dForwardFor : n.op === "conv2d_grad_input" ? conv2dBackwardInputFor : conv2dBackwardWeightFor;
+  const gen =
+    n.op === "conv2d"
+      ? conv2dForwardFor
+      : n.op === "conv2d_grad_input"
+        ? conv2dBackwardInputFor
+        : conv2dBackwardWeightFor;
   const k = gen(d, { subgroups: target.subgroups, epilogue });
   return {
     wgsl: k.wgsl,
-    bindings: [{ kind: "value", id: p }, { kind: "value", id: q }, { kind: "out" }, { kind: "uniform", data: k.uniforms(d) }],
+    bindings: [
+      { kind: "value", id: p },
+      { kind: "value", id: q },
+      { kind: "out" },
+      { kind: "uniform", data: k.uniforms(d) },
+    ],
     workgroups: k.workgroups(d),
     flops: 2 * d.N * d.O * d.Ho * d.Wo * d.C * d.KH * d.KW,
   };

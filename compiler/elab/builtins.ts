@@ -5,7 +5,19 @@ import type { Arg, Node } from "../../grammar/ast.ts";
 import { didYouMean } from "../diagnostics.ts";
 import { axis, numel } from "../ir.ts";
 import type { Elaborator } from "./elaborator.ts";
-import { asBool, asInt, asIntList, asNumber, asString, describe, fail, float, int, isNumber, type Value } from "./values.ts";
+import {
+  asBool,
+  asInt,
+  asIntList,
+  asNumber,
+  asString,
+  describe,
+  fail,
+  float,
+  int,
+  isNumber,
+  type Value,
+} from "./values.ts";
 
 type ArgKind = "tensor" | "int" | "float" | "bool" | "string" | "ints" | "tensors" | "any";
 
@@ -70,7 +82,8 @@ def("where", {
   params: [tensorParam("cond"), tensorParam("x"), tensorParam("y")],
   doc: "x where cond != 0, else y",
   example: "where(x > 0, x, 0)",
-  impl: (el, a, at) => T(el.at(at, () => el.g.op("where", [a.cond as number, a.x as number, a.y as number]))),
+  impl: (el, a, at) =>
+    T(el.at(at, () => el.g.op("where", [a.cond as number, a.x as number, a.y as number]))),
 });
 
 // ---- shapes
@@ -93,7 +106,12 @@ def("broadcast", {
   impl: (el, a, at) => T(el.at(at, () => el.g.broadcast(a.x as number, a.shape as number[]))),
 });
 def("slice", {
-  params: [tensorParam("x"), { name: "axis", kind: "int" }, { name: "start", kind: "int" }, { name: "end", kind: "int" }],
+  params: [
+    tensorParam("x"),
+    { name: "axis", kind: "int" },
+    { name: "start", kind: "int" },
+    { name: "end", kind: "int" },
+  ],
   doc: "the elements start <= i < end along one axis",
   example: "slice(qkv, axis: -1, start: 0, end: C)",
   impl: (el, a, at) =>
@@ -108,22 +126,52 @@ def("slice", {
     ),
 });
 def("concat", {
-  params: [{ name: "xs", kind: "tensors" }, { name: "axis", kind: "int", default: int(0) }],
+  params: [
+    { name: "xs", kind: "tensors" },
+    { name: "axis", kind: "int", default: int(0) },
+  ],
   doc: "join tensors along an axis",
   example: "concat([h, skip], axis: 1)",
-  impl: (el, a, at) => T(el.at(at, () => el.g.op("concat", a.xs as number[], { axis: a.axis as number }))),
+  impl: (el, a, at) =>
+    T(el.at(at, () => el.g.op("concat", a.xs as number[], { axis: a.axis as number }))),
 });
 def("matmul", {
-  params: [tensorParam("a"), tensorParam("b"), { name: "transA", kind: "bool", default: { kind: "bool", value: false } }, { name: "transB", kind: "bool", default: { kind: "bool", value: false } }],
+  params: [
+    tensorParam("a"),
+    tensorParam("b"),
+    { name: "transA", kind: "bool", default: { kind: "bool", value: false } },
+    { name: "transB", kind: "bool", default: { kind: "bool", value: false } },
+  ],
   doc: "batched matrix product, optionally with transposed operands",
   example: "matmul(q, k, transB: true)",
-  impl: (el, a, at) => T(el.at(at, () => el.g.op("matmul", [a.a as number, a.b as number], { transA: a.transA as boolean, transB: a.transB as boolean }))),
+  impl: (el, a, at) =>
+    T(
+      el.at(at, () =>
+        el.g.op("matmul", [a.a as number, a.b as number], {
+          transA: a.transA as boolean,
+          transB: a.transB as boolean,
+        }),
+      ),
+    ),
 });
 def("conv2d", {
-  params: [tensorParam("x"), tensorParam("w"), { name: "stride", kind: "int", default: int(1) }, { name: "pad", kind: "int", default: int(0) }],
+  params: [
+    tensorParam("x"),
+    tensorParam("w"),
+    { name: "stride", kind: "int", default: int(1) },
+    { name: "pad", kind: "int", default: int(0) },
+  ],
   doc: "2-D convolution, NCHW input and OIHW weights",
   example: "conv2d(x, w, stride: 1, pad: 1)",
-  impl: (el, a, at) => T(el.at(at, () => el.g.op("conv2d", [a.x as number, a.w as number], { stride: a.stride as number, pad: a.pad as number }))),
+  impl: (el, a, at) =>
+    T(
+      el.at(at, () =>
+        el.g.op("conv2d", [a.x as number, a.w as number], {
+          stride: a.stride as number,
+          pad: a.pad as number,
+        }),
+      ),
+    ),
 });
 def("embed", {
   params: [tensorParam("ids"), tensorParam("table")],
@@ -133,7 +181,11 @@ def("embed", {
 });
 
 // ---- reductions
-const axesParams = [tensorParam("x"), { name: "axes", kind: "ints" as const, default: { kind: "list" as const, items: [] } }, { name: "keepdims", kind: "bool" as const, default: { kind: "bool" as const, value: false } }];
+const axesParams = [
+  tensorParam("x"),
+  { name: "axes", kind: "ints" as const, default: { kind: "list" as const, items: [] } },
+  { name: "keepdims", kind: "bool" as const, default: { kind: "bool" as const, value: false } },
+];
 function axesOf(el: Elaborator, x: number, axes: number[]): number[] {
   const r = el.g.shape(x).length;
   return axes.length ? axes.map((k) => axis(k, r)) : Array.from({ length: r }, (_, i) => i);
@@ -142,25 +194,53 @@ def("sum", {
   params: axesParams,
   doc: "sum over axes (all when omitted)",
   example: "sum(x, axes: [1])",
-  impl: (el, a, at) => T(el.at(at, () => el.g.sum(a.x as number, axesOf(el, a.x as number, a.axes as number[]), a.keepdims as boolean))),
+  impl: (el, a, at) =>
+    T(
+      el.at(at, () =>
+        el.g.sum(
+          a.x as number,
+          axesOf(el, a.x as number, a.axes as number[]),
+          a.keepdims as boolean,
+        ),
+      ),
+    ),
 });
 def("mean", {
   params: axesParams,
   doc: "mean over axes (all when omitted)",
   example: "mean(x, axes: [-1], keepdims: true)",
-  impl: (el, a, at) => T(el.at(at, () => mean(el, a.x as number, axesOf(el, a.x as number, a.axes as number[]), a.keepdims as boolean))),
+  impl: (el, a, at) =>
+    T(
+      el.at(at, () =>
+        mean(
+          el,
+          a.x as number,
+          axesOf(el, a.x as number, a.axes as number[]),
+          a.keepdims as boolean,
+        ),
+      ),
+    ),
 });
 def("max", {
   params: axesParams,
   doc: "maximum over axes",
   example: "max(x, axes: [-1])",
-  impl: (el, a, at) => T(el.at(at, () => el.g.op("max", [a.x as number], { axes: axesOf(el, a.x as number, a.axes as number[]), keepdims: a.keepdims as boolean }))),
+  impl: (el, a, at) =>
+    T(
+      el.at(at, () =>
+        el.g.op("max", [a.x as number], {
+          axes: axesOf(el, a.x as number, a.axes as number[]),
+          keepdims: a.keepdims as boolean,
+        }),
+      ),
+    ),
 });
 def("argmax", {
   params: [tensorParam("x"), { name: "axis", kind: "int", default: int(-1) }],
   doc: "index of the maximum along an axis (i32)",
   example: "argmax(logits)",
-  impl: (el, a, at) => T(el.at(at, () => el.g.op("argmax", [a.x as number], { axis: a.axis as number }))),
+  impl: (el, a, at) =>
+    T(el.at(at, () => el.g.op("argmax", [a.x as number], { axis: a.axis as number }))),
 });
 
 // ---- composites
@@ -174,7 +254,10 @@ function softmax(el: Elaborator, x: number, ax: number, log: boolean): number {
   const s = g.shape(x);
   // The subtracted max only keeps exp() in range; softmax does not depend on it, so its
   // derivative (a mask of the maxima) is skipped.
-  const m = g.broadcast(g.op("stop_gradient", [g.op("max", [x], { axes: [ax], keepdims: true })]), s);
+  const m = g.broadcast(
+    g.op("stop_gradient", [g.op("max", [x], { axes: [ax], keepdims: true })]),
+    s,
+  );
   const z = g.sub(x, m);
   const e = g.op("exp", [z]);
   const sum = g.broadcast(g.sum(e, [ax], true), s);
@@ -184,13 +267,23 @@ def("softmax", {
   params: [tensorParam("x"), { name: "axis", kind: "int", default: int(-1) }],
   doc: "exp(x) / Σ exp(x) along an axis (max-subtracted for stability)",
   example: "softmax(scores)",
-  impl: (el, a, at) => T(el.at(at, () => softmax(el, a.x as number, axis(a.axis as number, el.g.shape(a.x as number).length), false))),
+  impl: (el, a, at) =>
+    T(
+      el.at(at, () =>
+        softmax(el, a.x as number, axis(a.axis as number, el.g.shape(a.x as number).length), false),
+      ),
+    ),
 });
 def("log_softmax", {
   params: [tensorParam("x"), { name: "axis", kind: "int", default: int(-1) }],
   doc: "log(softmax(x))",
   example: "log_softmax(logits)",
-  impl: (el, a, at) => T(el.at(at, () => softmax(el, a.x as number, axis(a.axis as number, el.g.shape(a.x as number).length), true))),
+  impl: (el, a, at) =>
+    T(
+      el.at(at, () =>
+        softmax(el, a.x as number, axis(a.axis as number, el.g.shape(a.x as number).length), true),
+      ),
+    ),
 });
 def("one_hot", {
   params: [tensorParam("ids"), { name: "n", kind: "int" }],
@@ -217,12 +310,19 @@ def("cross_entropy", {
         const logits = a.logits as number;
         const labels = a.labels as number;
         const s = g.shape(logits);
-        if (g.type(labels).dtype !== "i32") return fail("cross_entropy's labels must be i32 class ids", at);
+        if (g.type(labels).dtype !== "i32")
+          return fail("cross_entropy's labels must be i32 class ids", at);
         const ls = softmax(el, logits, s.length - 1, true);
         const iota = g.op("iota", [], { shape: s, axis: s.length - 1, dtype: "i32" });
         const hot = g.op("eq", [iota, g.broadcast(g.reshape(labels, [...g.shape(labels), 1]), s)]);
         const rows = numel(s.slice(0, -1));
-        return g.scale(g.sum(g.mul(ls, hot), s.map((_, i) => i)), -1 / rows);
+        return g.scale(
+          g.sum(
+            g.mul(ls, hot),
+            s.map((_, i) => i),
+          ),
+          -1 / rows,
+        );
       }),
     ),
 });
@@ -234,7 +334,12 @@ def("mse", {
     T(
       el.at(at, () => {
         const d = el.g.op("square", [el.g.sub(a.x as number, a.y as number)]);
-        return mean(el, d, el.g.shape(d).map((_, i) => i), false);
+        return mean(
+          el,
+          d,
+          el.g.shape(d).map((_, i) => i),
+          false,
+        );
       }),
     ),
 });
@@ -242,10 +347,19 @@ def("layer_norm", {
   params: [tensorParam("x"), { name: "eps", kind: "float", default: float(1e-5) }],
   doc: "normalize over the last axis to zero mean and unit variance",
   example: "layer_norm(h) * gamma + beta",
-  impl: (el, a, at) => T(el.at(at, () => normalize(el, a.x as number, [el.g.shape(a.x as number).length - 1], a.eps as number))),
+  impl: (el, a, at) =>
+    T(
+      el.at(at, () =>
+        normalize(el, a.x as number, [el.g.shape(a.x as number).length - 1], a.eps as number),
+      ),
+    ),
 });
 def("group_norm", {
-  params: [tensorParam("x"), { name: "groups", kind: "int" }, { name: "eps", kind: "float", default: float(1e-5) }],
+  params: [
+    tensorParam("x"),
+    { name: "groups", kind: "int" },
+    { name: "eps", kind: "float", default: float(1e-5) },
+  ],
   doc: "for x [N, C, H, W]: normalize each group of C/groups channels over (channels, H, W)",
   example: "group_norm(h, groups: 8)",
   impl: (el, a, at) =>
@@ -254,7 +368,11 @@ def("group_norm", {
         const x = a.x as number;
         const s = el.g.shape(x);
         const G = a.groups as number;
-        if (s.length !== 4 || s[1] % G !== 0) return fail(`group_norm needs [N, C, H, W] with C divisible by groups (${G}); got [${s.join(", ")}]`, at);
+        if (s.length !== 4 || s[1] % G !== 0)
+          return fail(
+            `group_norm needs [N, C, H, W] with C divisible by groups (${G}); got [${s.join(", ")}]`,
+            at,
+          );
         const r = el.g.reshape(x, [s[0], G, (s[1] / G) * s[2] * s[3]]);
         return el.g.reshape(normalize(el, r, [2], a.eps as number), s);
       }),
@@ -320,10 +438,18 @@ def("rand", {
     ),
 });
 def("iota", {
-  params: [{ name: "shape", kind: "ints" }, { name: "axis", kind: "int", default: int(0) }],
+  params: [
+    { name: "shape", kind: "ints" },
+    { name: "axis", kind: "int", default: int(0) },
+  ],
   doc: "i32 index along an axis",
   example: "iota([T], axis: 0)",
-  impl: (el, a, at) => T(el.at(at, () => el.g.op("iota", [], { shape: a.shape as number[], axis: a.axis as number, dtype: "i32" }))),
+  impl: (el, a, at) =>
+    T(
+      el.at(at, () =>
+        el.g.op("iota", [], { shape: a.shape as number[], axis: a.axis as number, dtype: "i32" }),
+      ),
+    ),
 });
 def("to_float", {
   params: [tensorParam("x")],
@@ -357,7 +483,12 @@ def("shape", {
 
 // ---------------------------------------------------------------- binding
 
-export function callBuiltin(el: Elaborator, name: string, args: { arg: Arg; value: Value }[], at: Node): Value {
+export function callBuiltin(
+  el: Elaborator,
+  name: string,
+  args: { arg: Arg; value: Value }[],
+  at: Node,
+): Value {
   const b = builtins.get(name)!;
   if (b.scalar && args.length && args.every((a) => isNumber(a.value) && a.arg.name === null)) {
     if (args.length !== b.params.filter((p) => p.kind === "tensor").length) {
@@ -369,19 +500,33 @@ export function callBuiltin(el: Elaborator, name: string, args: { arg: Arg; valu
   const given = new Map<string, { arg: Arg; value: Value }>();
   const positional = args.filter((a) => a.arg.name === null);
   if (positional.length > b.params.length) {
-    return fail(`${name} takes at most ${b.params.length} argument${b.params.length === 1 ? "" : "s"} (${b.params.map((p) => p.name).join(", ")}), got ${positional.length}`, at);
+    return fail(
+      `${name} takes at most ${b.params.length} argument${b.params.length === 1 ? "" : "s"} (${b.params.map((p) => p.name).join(", ")}), got ${positional.length}`,
+      at,
+    );
   }
   positional.forEach((a, i) => given.set(b.params[i].name, a));
   for (const a of args.filter((a) => a.arg.name !== null)) {
     const n = a.arg.name!.name;
-    if (!b.params.some((p) => p.name === n)) return fail(`${name} has no parameter '${n}'${didYouMean(n, b.params.map((p) => p.name))}`, a.arg.name!);
+    if (!b.params.some((p) => p.name === n))
+      return fail(
+        `${name} has no parameter '${n}'${didYouMean(
+          n,
+          b.params.map((p) => p.name),
+        )}`,
+        a.arg.name!,
+      );
     if (given.has(n)) return fail(`argument '${n}' of ${name} is given twice`, a.arg);
     given.set(n, a);
   }
   for (const p of b.params) {
     const a = given.get(p.name);
     const v = a?.value ?? p.default;
-    if (v === undefined) return fail(`${name} is missing its argument '${p.name}' (signature: ${name}(${b.params.map((q) => q.name).join(", ")}))`, at);
+    if (v === undefined)
+      return fail(
+        `${name} is missing its argument '${p.name}' (signature: ${name}(${b.params.map((q) => q.name).join(", ")}))`,
+        at,
+      );
     const where = a?.arg ?? at;
     const what = `${name}'s argument '${p.name}'`;
     switch (p.kind) {
@@ -389,7 +534,8 @@ export function callBuiltin(el: Elaborator, name: string, args: { arg: Arg; valu
         bound[p.name] = el.tensor(v, what, where);
         break;
       case "tensors":
-        if (v.kind !== "list") return fail(`${what} must be a list of tensors, got ${describe(v)}`, where);
+        if (v.kind !== "list")
+          return fail(`${what} must be a list of tensors, got ${describe(v)}`, where);
         bound[p.name] = v.items.map((x) => el.tensor(x, what, where));
         break;
       case "int":

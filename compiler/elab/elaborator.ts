@@ -97,7 +97,11 @@ export class Elaborator {
    * Runs `f` with IR node locations set to `at`, turning ShapeErrors into diagnostics; each
    * tensor operand gets a note with its shape, pointing where that tensor was made.
    */
-  at<T>(at: Node | SourceRange, f: () => T, operands: { side: string; value: Value; expr: Expr }[] = []): T {
+  at<T>(
+    at: Node | SourceRange,
+    f: () => T,
+    operands: { side: string; value: Value; expr: Expr }[] = [],
+  ): T {
     const range = "range" in at ? at.range : at;
     const saved = this.g.loc;
     this.g.loc = range;
@@ -110,7 +114,12 @@ export class Elaborator {
         if (value.kind !== "tensor") return [];
         const name = expr.kind === "Name" ? ` '${expr.name}'` : "";
         const made = this.g.node(value.id).loc ?? expr.range;
-        return [{ message: `the ${side}${name} is ${showType(this.g.type(value.id))}, from here`, range: made }];
+        return [
+          {
+            message: `the ${side}${name} is ${showType(this.g.type(value.id))}, from here`,
+            range: made,
+          },
+        ];
       });
       if (notes.length) d.notes = notes;
       throw new CompileError([d]);
@@ -121,7 +130,8 @@ export class Elaborator {
 
   /** The per-step random seed (an i32 scalar input) and a fresh stream id for randn. */
   randomSource(): { seed: number; stream: number } {
-    if (this.seedInput === null) this.seedInput = this.g.input("__seed", { dtype: "i32", shape: [] });
+    if (this.seedInput === null)
+      this.seedInput = this.g.input("__seed", { dtype: "i32", shape: [] });
     return { seed: this.seedInput, stream: this.randnStreams++ };
   }
 
@@ -159,12 +169,23 @@ export class Elaborator {
         if (obj.kind === "record") {
           const v = obj.fields.get(e.member.name);
           if (v) return v;
-          return fail(`no field '${e.member.name}'${didYouMean(e.member.name, obj.fields.keys())}; fields: ${[...obj.fields.keys()].join(", ")}`, e.member);
+          return fail(
+            `no field '${e.member.name}'${didYouMean(e.member.name, obj.fields.keys())}; fields: ${[...obj.fields.keys()].join(", ")}`,
+            e.member,
+          );
         }
         if (obj.kind === "adapter") {
-          if (e.member.name !== "slots") return fail(`adapter '${obj.name}' has no member '${e.member.name}' (did you mean 'slots'?)`, e.member);
+          if (e.member.name !== "slots")
+            return fail(
+              `adapter '${obj.name}' has no member '${e.member.name}' (did you mean 'slots'?)`,
+              e.member,
+            );
           const slots = this.slots.get(obj.name) ?? [];
-          if (slots.length === 0) return fail(`adapter '${obj.name}' has no slots yet: call the adapted model before using '${obj.name}.slots'`, e);
+          if (slots.length === 0)
+            return fail(
+              `adapter '${obj.name}' has no slots yet: call the adapted model before using '${obj.name}.slots'`,
+              e,
+            );
           return {
             kind: "list",
             items: slots.map((sl) => ({
@@ -182,12 +203,18 @@ export class Elaborator {
           const full = `${obj.scope}.${memberPath(e)}`;
           const node = this.g.nodes.find((n) => n.op === "param" && n.name === full);
           if (node) return { kind: "tensor", id: node.id };
-          return fail(`model '${obj.scope}' has no parameter '${memberPath(e)}' in this step (call the model first; names look like ${obj.scope}.h.w)`, e.member);
+          return fail(
+            `model '${obj.scope}' has no parameter '${memberPath(e)}' in this step (call the model first; names look like ${obj.scope}.h.w)`,
+            e.member,
+          );
         }
         if (obj.kind === "data") {
           const c = obj.constants[e.member.name];
           if (c !== undefined) return int(c);
-          return fail(`data source '${obj.name}' has no constant '${e.member.name}'${didYouMean(e.member.name, Object.keys(obj.constants))}`, e.member);
+          return fail(
+            `data source '${obj.name}' has no constant '${e.member.name}'${didYouMean(e.member.name, Object.keys(obj.constants))}`,
+            e.member,
+          );
         }
         if (obj.kind === "tensor" && e.member.name === "shape") {
           return { kind: "list", items: this.g.shape(obj.id).map(int) };
@@ -211,14 +238,19 @@ export class Elaborator {
         }
         if (!items) return fail(`cannot index ${describe(obj)}; use slice() for tensors`, e);
         const k = i < 0 ? items.length + i : i;
-        if (k < 0 || k >= items.length) return fail(`index ${i} is out of range for a list of ${items.length}`, e.index);
+        if (k < 0 || k >= items.length)
+          return fail(`index ${i} is out of range for a list of ${items.length}`, e.index);
         return items[k];
       }
       case "Unary": {
         const v = this.evalExpr(e.operand, f);
-        if (e.op === "!") return { kind: "bool", value: !asBool(v, "the operand of '!'", e.operand) };
+        if (e.op === "!")
+          return { kind: "bool", value: !asBool(v, "the operand of '!'", e.operand) };
         if (isNumber(v)) return { kind: v.kind, value: -v.value };
-        return { kind: "tensor", id: this.at(e, () => this.g.neg(this.tensor(v, "the operand of '-'", e.operand))) };
+        return {
+          kind: "tensor",
+          id: this.at(e, () => this.g.neg(this.tensor(v, "the operand of '-'", e.operand))),
+        };
       }
       case "Binary":
         return this.evalBinary(e, f);
@@ -235,11 +267,18 @@ export class Elaborator {
       const lb = asBool(l, `the left side of '${e.op}'`, e.left);
       if (e.op === "&&" && !lb) return { kind: "bool", value: false };
       if (e.op === "||" && lb) return { kind: "bool", value: true };
-      return { kind: "bool", value: asBool(this.evalExpr(e.right, f), `the right side of '${e.op}'`, e.right) };
+      return {
+        kind: "bool",
+        value: asBool(this.evalExpr(e.right, f), `the right side of '${e.op}'`, e.right),
+      };
     }
     const r = this.evalExpr(e.right, f);
     if (isNumber(l) && isNumber(r)) return foldScalar(e.op, l, r, e);
-    if (l.kind === "string" && r.kind === "string" && (e.op === "==" || e.op === "!=" || e.op === "+")) {
+    if (
+      l.kind === "string" &&
+      r.kind === "string" &&
+      (e.op === "==" || e.op === "!=" || e.op === "+")
+    ) {
       if (e.op === "+") return { kind: "string", value: l.value + r.value };
       return { kind: "bool", value: (l.value === r.value) === (e.op === "==") };
     }
@@ -270,20 +309,46 @@ export class Elaborator {
     }
     const name = opName[e.op];
     if (!name) return fail(`'${e.op}' is not defined for ${describe(l)} and ${describe(r)}`, e);
-    for (const [s, t] of [[l, r], [r, l]]) {
-      if (s.kind === "float" && !Number.isInteger(s.value) && t.kind === "tensor" && this.g.type(t.id).dtype === "i32") {
-        return fail(`'${e.op}' of an i32 tensor and ${describe(s)} would truncate ${s.value} to an int`, e);
+    for (const [s, t] of [
+      [l, r],
+      [r, l],
+    ]) {
+      if (
+        s.kind === "float" &&
+        !Number.isInteger(s.value) &&
+        t.kind === "tensor" &&
+        this.g.type(t.id).dtype === "i32"
+      ) {
+        return fail(
+          `'${e.op}' of an i32 tensor and ${describe(s)} would truncate ${s.value} to an int`,
+          e,
+        );
       }
     }
-    return this.at(e, () => {
-      // Scalars adopt the tensor's dtype so `ids == 3` compares i32 with i32.
-      const lt = l.kind === "tensor" ? this.g.type(l.id) : null;
-      const rt = r.kind === "tensor" ? this.g.type(r.id) : null;
-      const a = l.kind === "tensor" ? l.id : isNumber(l) ? this.g.const(l.value, [], rt?.dtype ?? "f32") : this.tensor(l, `the left side of '${e.op}'`, e.left);
-      const b = r.kind === "tensor" ? r.id : isNumber(r) ? this.g.const(r.value, [], lt?.dtype ?? "f32") : this.tensor(r, `the right side of '${e.op}'`, e.right);
-      if (name === "pow" && isNumber(r) && r.value === 2) return { kind: "tensor", id: this.g.op("square", [a]) } as Value;
-      return { kind: "tensor", id: this.g.op(name, [a, b]) } as Value;
-    }, operands);
+    return this.at(
+      e,
+      () => {
+        // Scalars adopt the tensor's dtype so `ids == 3` compares i32 with i32.
+        const lt = l.kind === "tensor" ? this.g.type(l.id) : null;
+        const rt = r.kind === "tensor" ? this.g.type(r.id) : null;
+        const a =
+          l.kind === "tensor"
+            ? l.id
+            : isNumber(l)
+              ? this.g.const(l.value, [], rt?.dtype ?? "f32")
+              : this.tensor(l, `the left side of '${e.op}'`, e.left);
+        const b =
+          r.kind === "tensor"
+            ? r.id
+            : isNumber(r)
+              ? this.g.const(r.value, [], lt?.dtype ?? "f32")
+              : this.tensor(r, `the right side of '${e.op}'`, e.right);
+        if (name === "pow" && isNumber(r) && r.value === 2)
+          return { kind: "tensor", id: this.g.op("square", [a]) } as Value;
+        return { kind: "tensor", id: this.g.op(name, [a, b]) } as Value;
+      },
+      operands,
+    );
   }
 
   private evalCall(e: Extract<Expr, { kind: "Call" }>, f: Frame): Value {
@@ -292,7 +357,10 @@ export class Elaborator {
     // Block calls inside a builtin's arguments take the enclosing binding's name; the
     // arguments of a block call do not (the call itself takes it).
     const argBinding = callee.kind === "builtin" ? binding : null;
-    const args = e.args.map((a) => ({ arg: a, value: this.evalExpr(a.value, { ...f, binding: argBinding }) }));
+    const args = e.args.map((a) => ({
+      arg: a,
+      value: this.evalExpr(a.value, { ...f, binding: argBinding }),
+    }));
     if (callee.kind === "builtin") return callBuiltin(this, callee.name, args, e);
     if (callee.kind === "block") return this.callBlock(callee, args, e, f.scope, binding);
     return fail(`${describe(callee)} is not callable`, e.callee);
@@ -333,18 +401,28 @@ export class Elaborator {
         const n = a.arg.name!.name;
         if (!decl.params.some((p) => p.name.name === n)) {
           return fail(
-            `block ${decl.name.name} has no parameter '${n}'${didYouMean(n, decl.params.map((p) => p.name.name))}`,
+            `block ${decl.name.name} has no parameter '${n}'${didYouMean(
+              n,
+              decl.params.map((p) => p.name.name),
+            )}`,
             a.arg.name!,
           );
         }
         if (callee.bound.has(n)) {
-          return fail(`argument '${n}' is already bound by the model declaration${callee.scope ? ` of '${callee.scope}'` : ""}`, a.arg);
+          return fail(
+            `argument '${n}' is already bound by the model declaration${callee.scope ? ` of '${callee.scope}'` : ""}`,
+            a.arg,
+          );
         }
         if (bound.has(n)) return fail(`argument '${n}' is given twice`, a.arg);
         bound.set(n, a.value);
         argAt.set(n, a.arg.value);
       }
-      const scopeName = this.scopeName(parentScope, binding ?? decl.name.name.toLowerCase(), callee.scope);
+      const scopeName = this.scopeName(
+        parentScope,
+        binding ?? decl.name.name.toLowerCase(),
+        callee.scope,
+      );
       const scope: ParamScope = { path: scopeName, used: new Map(), allowParams: true };
       const frame: Frame = { env, scope, binding: null };
       for (const p of decl.params) {
@@ -359,9 +437,21 @@ export class Elaborator {
           }
           v = this.evalExpr(p.default, frame);
         }
-        if (p.type) v = this.checkType(v, p.type, env, `argument '${p.name.name}' of ${decl.name.name}`, argAt.get(p.name.name) ?? call);
+        if (p.type)
+          v = this.checkType(
+            v,
+            p.type,
+            env,
+            `argument '${p.name.name}' of ${decl.name.name}`,
+            argAt.get(p.name.name) ?? call,
+          );
         const symbol = env.get(p.name.name);
-        if (symbol && env.hasOwn(p.name.name) && symbol.kind === "int" && !(v.kind === "int" && v.value === symbol.value)) {
+        if (
+          symbol &&
+          env.hasOwn(p.name.name) &&
+          symbol.kind === "int" &&
+          !(v.kind === "int" && v.value === symbol.value)
+        ) {
           // `x: [N, out], out: int`: the shape of x already fixed `out`.
           return fail(
             `argument '${p.name.name}' of ${decl.name.name} is ${describe(v)}, but an earlier argument's shape makes '${p.name.name}' ${symbol.value}`,
@@ -373,7 +463,8 @@ export class Elaborator {
       this.execBlock(decl.body, frame);
       const result = frame.returned;
       if (!result) return fail(`block ${decl.name.name} ends without 'return'`, decl.name);
-      if (decl.returns) this.checkType(result, decl.returns, env, `the result of ${decl.name.name}`, call);
+      if (decl.returns)
+        this.checkType(result, decl.returns, env, `the result of ${decl.name.name}`, call);
       return result;
     } finally {
       this.calls.pop();
@@ -393,7 +484,8 @@ export class Elaborator {
   checkType(v: Value, t: TypeExpr, env: Env, what: string, at: Node): Value {
     if (t.kind === "ScalarType") {
       const ok =
-        (t.name === "int" && (v.kind === "int" || (v.kind === "float" && Number.isInteger(v.value)))) ||
+        (t.name === "int" &&
+          (v.kind === "int" || (v.kind === "float" && Number.isInteger(v.value)))) ||
         (t.name === "float" && isNumber(v)) ||
         (t.name === "bool" && v.kind === "bool") ||
         (t.name === "string" && v.kind === "string");
@@ -403,14 +495,18 @@ export class Elaborator {
       return v;
     }
     if (t.kind === "NamedType") return fail(`${what}: '${t.name.name}' is not a type here`, t);
-    if (v.kind !== "tensor") return fail(`${what} must be a tensor ${typeText(t)}, got ${describe(v)}`, at);
+    if (v.kind !== "tensor")
+      return fail(`${what} must be a tensor ${typeText(t)}, got ${describe(v)}`, at);
     this.unifyShape(this.g.type(v.id), t, env, what, at);
     return v;
   }
 
   unifyShape(actual: TensorType, t: TensorTypeExpr, env: Env, what: string, at: Node) {
     const mismatch = (detail: string): never => {
-      const d = error(`${what}: expected ${typeText(t)} but got ${showType(actual)}: ${detail}`, at.range);
+      const d = error(
+        `${what}: expected ${typeText(t)} but got ${showType(actual)}: ${detail}`,
+        at.range,
+      );
       d.notes = [{ message: "the expected type is declared here", range: t.range }];
       throw new CompileError([d]);
     };
@@ -419,10 +515,16 @@ export class Elaborator {
     const ell = dims.findIndex((d) => d.kind === "Ellipsis");
     const fixed = ell < 0 ? dims : dims.slice(ell + 1);
     if (ell < 0 ? actual.shape.length !== dims.length : actual.shape.length < fixed.length) {
-      mismatch(`rank ${actual.shape.length}, expected ${ell < 0 ? dims.length : `at least ${fixed.length}`}`);
+      mismatch(
+        `rank ${actual.shape.length}, expected ${ell < 0 ? dims.length : `at least ${fixed.length}`}`,
+      );
     }
     const offset = actual.shape.length - fixed.length;
-    const frame: Frame = { env, scope: { path: "", used: new Map(), allowParams: false }, binding: null };
+    const frame: Frame = {
+      env,
+      scope: { path: "", used: new Map(), allowParams: false },
+      binding: null,
+    };
     fixed.forEach((d, i) => {
       const got = actual.shape[offset + i];
       if (d.kind === "Name" && !env.has(d.name)) {
@@ -447,12 +549,20 @@ export class Elaborator {
   exec(s: Stmt, f: Frame): void {
     switch (s.kind) {
       case "Let": {
-        if (f.env.hasOwn(s.name.name)) return fail(`'${s.name.name}' is already defined in this block; assign with '${s.name.name} = ...'`, s.name);
+        if (f.env.hasOwn(s.name.name))
+          return fail(
+            `'${s.name.name}' is already defined in this block; assign with '${s.name.name} = ...'`,
+            s.name,
+          );
         f.env.define(s.name.name, this.evalExpr(s.value, { ...f, binding: s.name.name }));
         return;
       }
       case "Assign": {
-        if (!f.env.has(s.name.name)) return fail(`'${s.name.name}' is not defined; declare it with 'let ${s.name.name} = ...'`, s.name);
+        if (!f.env.has(s.name.name))
+          return fail(
+            `'${s.name.name}' is not defined; declare it with 'let ${s.name.name} = ...'`,
+            s.name,
+          );
         f.env.set(s.name.name, this.evalExpr(s.value, { ...f, binding: s.name.name }));
         return;
       }
@@ -462,15 +572,30 @@ export class Elaborator {
           if (d.kind === "Ellipsis") return fail("a parameter's shape cannot contain '...'", d);
           return asInt(this.evalExpr(d, f), "a parameter dimension", d);
         });
-        if (shape.some((d) => d <= 0)) return fail(`parameter '${s.name.name}' has a non-positive dimension [${shape.join(", ")}]`, s.type);
+        if (shape.some((d) => d <= 0))
+          return fail(
+            `parameter '${s.name.name}' has a non-positive dimension [${shape.join(", ")}]`,
+            s.type,
+          );
         const type: TensorType = { dtype: s.type.dtype, shape };
         const init = s.init ? evalInit(this, s.init, f.env, type) : { kind: "zeros" as const };
         const name = f.scope.path ? `${f.scope.path}.${s.name.name}` : s.name.name;
-        if (f.env.hasOwn(s.name.name)) return fail(`'${s.name.name}' is already defined in this block`, s.name);
+        if (f.env.hasOwn(s.name.name))
+          return fail(`'${s.name.name}' is already defined in this block`, s.name);
         const via = this.calls[0]?.range ?? null;
-        const info = this.ctx.registry.declare({ name, type, init, adaptable: s.adaptable, state: false, loc: s.range, via });
+        const info = this.ctx.registry.declare({
+          name,
+          type,
+          init,
+          adaptable: s.adaptable,
+          state: false,
+          loc: s.range,
+          via,
+        });
         const w = this.ctx.registry.node(this.g, info);
-        const adapted = s.adaptable ? adaptParam(this.g, this.ctx.registry, this.ctx.adapters ?? [], this.slots, info, w) : null;
+        const adapted = s.adaptable
+          ? adaptParam(this.g, this.ctx.registry, this.ctx.adapters ?? [], this.slots, info, w)
+          : null;
         f.env.define(s.name.name, { kind: "tensor", id: adapted ?? w });
         return;
       }
@@ -478,16 +603,22 @@ export class Elaborator {
         f.returned = this.evalExpr(s.value, { ...f, binding: null });
         return;
       case "If": {
-        const c = asBool(this.evalExpr(s.cond, f), "an 'if' condition (known at compile time)", s.cond);
+        const c = asBool(
+          this.evalExpr(s.cond, f),
+          "an 'if' condition (known at compile time)",
+          s.cond,
+        );
         const branch = c ? s.then : s.otherwise;
         if (branch) this.execBlock(branch, f);
         return;
       }
       case "For": {
         const it = this.evalExpr(s.iterable, f);
-        const items = it.kind === "range" ? rangeItems(it.start, it.end) : it.kind === "list" ? it.items : null;
+        const items =
+          it.kind === "range" ? rangeItems(it.start, it.end) : it.kind === "list" ? it.items : null;
         if (!items) return fail(`cannot loop over ${describe(it)}`, s.iterable);
-        if (items.length > 10000) return fail(`a compile-time loop of ${items.length} iterations is too long`, s.iterable);
+        if (items.length > 10000)
+          return fail(`a compile-time loop of ${items.length} iterations is too long`, s.iterable);
         for (const item of items) {
           const env = f.env.child();
           env.define(s.variable.name, item);

@@ -20,7 +20,12 @@ const initializers: Record<string, { args: string[]; make: (a: number[]) => Init
 export const initializerNames = Object.keys(initializers);
 
 export function evalInit(el: Elaborator, e: Expr, env: Env, _type: TensorType): Init {
-  const name = e.kind === "Name" ? e.name : e.kind === "Call" && e.callee.kind === "Name" ? e.callee.name : null;
+  const name =
+    e.kind === "Name"
+      ? e.name
+      : e.kind === "Call" && e.callee.kind === "Name"
+        ? e.callee.name
+        : null;
   const spec = name ? initializers[name] : undefined;
   if (!name || !spec) {
     return fail(
@@ -30,8 +35,13 @@ export function evalInit(el: Elaborator, e: Expr, env: Env, _type: TensorType): 
   }
   const args = e.kind === "Call" ? e.args : [];
   if (args.length !== spec.args.length) {
-    return fail(`initializer ${name} takes ${spec.args.length} argument${spec.args.length === 1 ? "" : "s"} (${spec.args.join(", ") || "none"}), got ${args.length}`, e);
+    return fail(
+      `initializer ${name} takes ${spec.args.length} argument${spec.args.length === 1 ? "" : "s"} (${spec.args.join(", ") || "none"}), got ${args.length}`,
+      e,
+    );
   }
   const frame = el.newFrame(env, { path: "", used: new Map(), allowParams: false });
-  return spec.make(args.map((a, i) => asNumber(el.evalExpr(a.value, frame), `${name}'s ${spec.args[i]}`, a.value)));
+  return spec.make(
+    args.map((a, i) => asNumber(el.evalExpr(a.value, frame), `${name}'s ${spec.args[i]}`, a.value)),
+  );
 }

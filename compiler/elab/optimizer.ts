@@ -21,7 +21,11 @@ export interface OptimizerSpec {
 }
 
 /** The host-side scalars an optimizer step needs, for optimizer step number t (1-based). */
-export function optimizerScalars(o: OptimizerSpec, t: number, totalSteps: number): Record<string, number> {
+export function optimizerScalars(
+  o: OptimizerSpec,
+  t: number,
+  totalSteps: number,
+): Record<string, number> {
   let lr = o.lr;
   if (o.warmup > 0 && t <= o.warmup) lr *= t / o.warmup;
   else if (o.schedule !== "constant" && totalSteps > o.warmup) {
@@ -44,7 +48,9 @@ export function emitOptimizer(
 ) {
   // Row-restricted parameters (a learned token's embedding row): gradient and step are
   // masked to those rows, so Adam leaves every other row exactly as it was.
-  const masks = pairs.map(({ param, rows }) => (rows === undefined ? null : rowMask(g, param, rows)));
+  const masks = pairs.map(({ param, rows }) =>
+    rows === undefined ? null : rowMask(g, param, rows),
+  );
   pairs = pairs.map((p, k) => (masks[k] === null ? p : { ...p, grad: g.mul(p.grad, masks[k]!) }));
   const scalar = (n: string) => g.input(`${o.name}.${n}`, { dtype: "f32", shape: [] });
   const lr = scalar("lr");
@@ -53,17 +59,30 @@ export function emitOptimizer(
     // Global-norm clipping: scale = min(1, clip / (‖g‖ + 1e-6)).
     let sq: number | null = null;
     for (const gr of grads) {
-      const s = g.sum(g.op("square", [gr]), g.shape(gr).map((_, i) => i));
+      const s = g.sum(
+        g.op("square", [gr]),
+        g.shape(gr).map((_, i) => i),
+      );
       sq = sq === null ? s : g.add(sq, s);
     }
     const norm = g.op("sqrt", [sq!]);
     g.outputs.set(`${o.name}.grad_norm`, norm);
-    const scale = g.op("minimum", [g.const(1), g.div(g.const(o.clipNorm), g.add(norm, g.const(1e-6)))]);
+    const scale = g.op("minimum", [
+      g.const(1),
+      g.div(g.const(o.clipNorm), g.add(norm, g.const(1e-6))),
+    ]);
     grads = grads.map((gr) => g.mul(gr, scale));
   }
   const state = (param: number, kind: string) => {
     const p = g.node(param);
-    const info = registry.declare({ name: `${o.name}.${kind}.${p.name}`, type: p.type, init: { kind: "zeros" }, adaptable: false, state: true, loc: p.loc });
+    const info = registry.declare({
+      name: `${o.name}.${kind}.${p.name}`,
+      type: p.type,
+      init: { kind: "zeros" },
+      adaptable: false,
+      state: true,
+      loc: p.loc,
+    });
     return registry.node(g, info);
   };
   if (o.kind === "adamw") {
@@ -106,7 +125,14 @@ export function emitOptimizer(
 function emitEma(g: Graph, o: OptimizerSpec, registry: ParamRegistry, param: number, next: number) {
   if (!(o.ema > 0)) return;
   const p = g.node(param);
-  const info = registry.declare({ name: `${o.name}.ema.${p.name}`, type: p.type, init: { kind: "copy", of: p.name! }, adaptable: false, state: true, loc: p.loc });
+  const info = registry.declare({
+    name: `${o.name}.ema.${p.name}`,
+    type: p.type,
+    init: { kind: "copy", of: p.name! },
+    adaptable: false,
+    state: true,
+    loc: p.loc,
+  });
   const ema = registry.node(g, info);
   g.updates.set(ema, g.add(g.scale(ema, o.ema), g.scale(next, 1 - o.ema)));
 }
@@ -116,7 +142,10 @@ function rowMask(g: Graph, param: number, ids: number): number {
   const shape = g.shape(param);
   const V = shape[0];
   const k = g.shape(ids).reduce((a, b) => a * b, 1);
-  const hit = g.op("eq", [g.op("iota", [], { shape: [V, k], axis: 0, dtype: "i32" }), g.broadcast(g.reshape(ids, [1, k]), [V, k])]);
+  const hit = g.op("eq", [
+    g.op("iota", [], { shape: [V, k], axis: 0, dtype: "i32" }),
+    g.broadcast(g.reshape(ids, [1, k]), [V, k]),
+  ]);
   const any = g.op("max", [hit], { axes: [1], keepdims: false });
   return g.broadcast(g.reshape(any, [V, ...shape.slice(1).map(() => 1)]), shape);
 }

@@ -1,7 +1,18 @@
 // Elaborates a whole program: settings (with --set overrides), models, data sources,
 // optimizers, and one static IR graph per step. The `run` block stays syntax: the host
 // interprets it (runtime/host.ts).
-import type { AdapterMember, BlockDecl, CallExpr, DataMember, FileAst, Ident, Node, ProgramDecl, Stmt, StepMember } from "../../grammar/ast.ts";
+import type {
+  AdapterMember,
+  BlockDecl,
+  CallExpr,
+  DataMember,
+  FileAst,
+  Ident,
+  Node,
+  ProgramDecl,
+  Stmt,
+  StepMember,
+} from "../../grammar/ast.ts";
 import { grad } from "../autodiff.ts";
 import { CompileError, type Diagnostic, didYouMean, error } from "../diagnostics.ts";
 import type { Graph } from "../ir.ts";
@@ -11,7 +22,17 @@ import { Elaborator, Env, type Frame } from "./elaborator.ts";
 import { emitOptimizer, type OptimizerSpec } from "./optimizer.ts";
 import { ParamRegistry } from "./params.ts";
 import { checkRun } from "./run-check.ts";
-import { asBool, asInt, asNumber, asString, describe, fail, float, int, type Value } from "./values.ts";
+import {
+  asBool,
+  asInt,
+  asNumber,
+  asString,
+  describe,
+  fail,
+  float,
+  int,
+  type Value,
+} from "./values.ts";
 
 export interface DataSpec {
   name: string;
@@ -43,7 +64,10 @@ export interface CompiledProgram {
 }
 
 /** Collects every block of the loaded files, reporting duplicates. */
-export function collectBlocks(files: Iterable<FileAst>): { blocks: Map<string, BlockDecl>; diagnostics: Diagnostic[] } {
+export function collectBlocks(files: Iterable<FileAst>): {
+  blocks: Map<string, BlockDecl>;
+  diagnostics: Diagnostic[];
+} {
   const blocks = new Map<string, BlockDecl>();
   const diagnostics: Diagnostic[] = [];
   for (const f of files) {
@@ -64,7 +88,13 @@ export function collectBlocks(files: Iterable<FileAst>): { blocks: Map<string, B
 export function parseSetting(decl: ProgramDecl, name: string, text: string): Value {
   const p = decl.params.find((q) => q.name.name === name);
   if (!p) {
-    const d = error(`program ${decl.name.name} has no setting '${name}'${didYouMean(name, decl.params.map((q) => q.name.name))}; settings: ${decl.params.map((q) => q.name.name).join(", ") || "none"}`, null);
+    const d = error(
+      `program ${decl.name.name} has no setting '${name}'${didYouMean(
+        name,
+        decl.params.map((q) => q.name.name),
+      )}; settings: ${decl.params.map((q) => q.name.name).join(", ") || "none"}`,
+      null,
+    );
     d.notes = [{ message: `program ${decl.name.name} is declared here`, range: decl.name.range }];
     throw new CompileError([d]);
   }
@@ -87,7 +117,8 @@ export function parseSetting(decl: ProgramDecl, name: string, text: string): Val
     return { kind: "bool", value: text === "true" };
   }
   if (t === "string" || t === null) {
-    if (t === null && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(text)) return text.includes(".") || /e/i.test(text) ? float(Number(text)) : int(Number(text));
+    if (t === null && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(text))
+      return text.includes(".") || /e/i.test(text) ? float(Number(text)) : int(Number(text));
     return { kind: "string", value: text };
   }
   throw bad("a scalar");
@@ -111,7 +142,8 @@ export function elaborateProgram(
   for (const p of decl.params) {
     let v = overrides.get(p.name.name);
     if (v === undefined) {
-      if (!p.default) fail(`setting '${p.name.name}' has no default; pass --set ${p.name.name}=...`, p);
+      if (!p.default)
+        fail(`setting '${p.name.name}' has no default; pass --set ${p.name.name}=...`, p);
       v = base.evalExpr(p.default!, frame);
     }
     if (p.type) v = base.checkType(v, p.type, env, `setting '${p.name.name}'`, p);
@@ -146,7 +178,11 @@ export function elaborateProgram(
         claim(m.name.name, m.name);
         const spec = dataSpec(base, m, frame);
         data.set(m.name.name, spec);
-        env.define(m.name.name, { kind: "data", name: m.name.name, constants: dataSchemas[spec.source].constants?.(spec.args) ?? {} });
+        env.define(m.name.name, {
+          kind: "data",
+          name: m.name.name,
+          constants: dataSchemas[spec.source].constants?.(spec.args) ?? {},
+        });
         break;
       }
       case "Adapter": {
@@ -175,8 +211,23 @@ export function elaborateProgram(
     steps.set(m.name.name, elaborateStep(ctx, m, env, data, optimizers));
   }
   // Steps are callable by name in `run`; the host interprets it, after these static checks.
-  checkRun(run ?? [], settings, steps, adapters.map((a) => a.name));
-  return { name: decl.name.name, decl, settings, registry, data, optimizers, steps, adapters, run: run ?? [] };
+  checkRun(
+    run ?? [],
+    settings,
+    steps,
+    adapters.map((a) => a.name),
+  );
+  return {
+    name: decl.name.name,
+    decl,
+    settings,
+    registry,
+    data,
+    optimizers,
+    steps,
+    adapters,
+    run: run ?? [],
+  };
 }
 
 function parseKnown(decl: ProgramDecl, name: string) {
@@ -187,13 +238,24 @@ function modelValue(el: Elaborator, init: CallExpr | Node, f: Frame, name: strin
   const e = init as CallExpr;
   const calleeExpr = e.kind === "Call" ? e.callee : (init as never);
   const callee = el.evalExpr(calleeExpr, f);
-  if (callee.kind !== "block") return fail(`a model must be a block, got ${describe(callee)}`, init);
+  if (callee.kind !== "block")
+    return fail(`a model must be a block, got ${describe(callee)}`, init);
   const bound = new Map<string, Value>();
   if (e.kind === "Call") {
     for (const a of e.args) {
-      if (!a.name) return fail("model arguments must be named (the tensor inputs are given when the model is called)", a);
+      if (!a.name)
+        return fail(
+          "model arguments must be named (the tensor inputs are given when the model is called)",
+          a,
+        );
       if (!callee.decl.params.some((p) => p.name.name === a.name!.name)) {
-        return fail(`block ${callee.decl.name.name} has no parameter '${a.name.name}'${didYouMean(a.name.name, callee.decl.params.map((p) => p.name.name))}`, a.name);
+        return fail(
+          `block ${callee.decl.name.name} has no parameter '${a.name.name}'${didYouMean(
+            a.name.name,
+            callee.decl.params.map((p) => p.name.name),
+          )}`,
+          a.name,
+        );
       }
       bound.set(a.name.name, el.evalExpr(a.value, f));
     }
@@ -201,11 +263,21 @@ function modelValue(el: Elaborator, init: CallExpr | Node, f: Frame, name: strin
   return { kind: "block", decl: callee.decl, bound, scope: name };
 }
 
-function namedArgs(el: Elaborator, call: CallExpr, f: Frame, allowed: string[], what: string): Map<string, { v: Value; at: Node }> {
+function namedArgs(
+  el: Elaborator,
+  call: CallExpr,
+  f: Frame,
+  allowed: string[],
+  what: string,
+): Map<string, { v: Value; at: Node }> {
   const out = new Map<string, { v: Value; at: Node }>();
   for (const a of call.args) {
     if (!a.name) return fail(`${what} takes named arguments (name: value)`, a);
-    if (!allowed.includes(a.name.name)) return fail(`${what} has no parameter '${a.name.name}'${didYouMean(a.name.name, allowed)}; parameters: ${allowed.join(", ")}`, a.name);
+    if (!allowed.includes(a.name.name))
+      return fail(
+        `${what} has no parameter '${a.name.name}'${didYouMean(a.name.name, allowed)}; parameters: ${allowed.join(", ")}`,
+        a.name,
+      );
     out.set(a.name.name, { v: el.evalExpr(a.value, f), at: a.value });
   }
   return out;
@@ -214,19 +286,38 @@ function namedArgs(el: Elaborator, call: CallExpr, f: Frame, allowed: string[], 
 function dataSpec(el: Elaborator, m: DataMember, f: Frame): DataSpec {
   const sourceName = m.init.callee.kind === "Name" ? m.init.callee.name : "";
   const schema = dataSchemas[sourceName];
-  if (!schema) return fail(`unknown data source '${sourceName}'${didYouMean(sourceName, Object.keys(dataSchemas))}; available: ${Object.keys(dataSchemas).join(", ")}`, m.init.callee);
-  const given = namedArgs(el, m.init, f, schema.params.map((p) => p.name), `data source ${sourceName}`);
+  if (!schema)
+    return fail(
+      `unknown data source '${sourceName}'${didYouMean(sourceName, Object.keys(dataSchemas))}; available: ${Object.keys(dataSchemas).join(", ")}`,
+      m.init.callee,
+    );
+  const given = namedArgs(
+    el,
+    m.init,
+    f,
+    schema.params.map((p) => p.name),
+    `data source ${sourceName}`,
+  );
   const args: Record<string, number | string | boolean> = {};
   for (const p of schema.params) {
     const g = given.get(p.name);
     if (!g) {
-      if (p.default === undefined) return fail(`data source ${sourceName} needs '${p.name}'`, m.init);
+      if (p.default === undefined)
+        return fail(`data source ${sourceName} needs '${p.name}'`, m.init);
       args[p.name] = p.default;
       continue;
     }
     const what = `${sourceName}'s '${p.name}'`;
-    const v = p.kind === "int" ? asInt(g.v, what, g.at) : p.kind === "float" ? asNumber(g.v, what, g.at) : p.kind === "bool" ? asBool(g.v, what, g.at) : asString(g.v, what, g.at);
-    if (p.choices && !p.choices.includes(v as string)) return fail(`${what} must be one of ${p.choices.map((c) => `"${c}"`).join(", ")}`, g.at);
+    const v =
+      p.kind === "int"
+        ? asInt(g.v, what, g.at)
+        : p.kind === "float"
+          ? asNumber(g.v, what, g.at)
+          : p.kind === "bool"
+            ? asBool(g.v, what, g.at)
+            : asString(g.v, what, g.at);
+    if (p.choices && !p.choices.includes(v as string))
+      return fail(`${what} must be one of ${p.choices.map((c) => `"${c}"`).join(", ")}`, g.at);
     if (p.name === "batch" && (v as number) <= 0) return fail(`${what} must be positive`, g.at);
     args[p.name] = v;
   }
@@ -236,11 +327,17 @@ function dataSpec(el: Elaborator, m: DataMember, f: Frame): DataSpec {
 function adapterSpec(el: Elaborator, m: AdapterMember, f: Frame): AdapterSpec {
   const call = m.init;
   const kind = call.callee.kind === "Name" ? call.callee.name : "";
-  if (kind !== "lora") return fail(`unknown adapter '${kind}'${didYouMean(kind, ["lora"])}; use lora(model, rank: r)`, call.callee);
+  if (kind !== "lora")
+    return fail(
+      `unknown adapter '${kind}'${didYouMean(kind, ["lora"])}; use lora(model, rank: r)`,
+      call.callee,
+    );
   const [first, ...rest] = call.args;
-  if (!first || first.name) return fail("lora's first argument is the model to adapt: lora(unet, rank: 4)", call);
+  if (!first || first.name)
+    return fail("lora's first argument is the model to adapt: lora(unet, rank: 4)", call);
   const model = el.evalExpr(first.value, f);
-  if (model.kind !== "block" || !model.scope) return fail(`lora adapts a model, got ${describe(model)}`, first.value);
+  if (model.kind !== "block" || !model.scope)
+    return fail(`lora adapts a model, got ${describe(model)}`, first.value);
   const named = namedArgs(el, { ...call, args: rest }, f, ["rank", "std"], "lora");
   const r = named.get("rank");
   if (!r) return fail("lora needs a rank: lora(model, rank: 4)", call);
@@ -253,20 +350,37 @@ function adapterSpec(el: Elaborator, m: AdapterMember, f: Frame): AdapterSpec {
 
 function optimizerSpec(el: Elaborator, name: string, call: CallExpr, f: Frame): OptimizerSpec {
   const kind = call.callee.kind === "Name" ? call.callee.name : "";
-  if (kind !== "adamw" && kind !== "adam" && kind !== "sgd") return fail(`unknown optimizer '${kind}'${didYouMean(kind, ["adamw", "adam", "sgd"])}; use adamw, adam or sgd`, call.callee);
-  const keys = ["lr", "beta1", "beta2", "eps", "weight_decay", "momentum", "clip_norm", "schedule", "warmup", "ema"];
+  if (kind !== "adamw" && kind !== "adam" && kind !== "sgd")
+    return fail(
+      `unknown optimizer '${kind}'${didYouMean(kind, ["adamw", "adam", "sgd"])}; use adamw, adam or sgd`,
+      call.callee,
+    );
+  const keys = [
+    "lr",
+    "beta1",
+    "beta2",
+    "eps",
+    "weight_decay",
+    "momentum",
+    "clip_norm",
+    "schedule",
+    "warmup",
+    "ema",
+  ];
   const a = namedArgs(el, call, f, keys, `optimizer ${kind}`);
   const num = (k: string, d: number) => {
     const g = a.get(k);
     if (!g) return d;
     const v = asNumber(g.v, `${kind}'s ${k}`, g.at);
-    if (v < 0 || !Number.isFinite(v)) return fail(`${kind}'s ${k} must be a finite number >= 0, got ${v}`, g.at);
+    if (v < 0 || !Number.isFinite(v))
+      return fail(`${kind}'s ${k} must be a finite number >= 0, got ${v}`, g.at);
     return v;
   };
   if (!a.has("lr")) fail(`optimizer ${kind} needs a learning rate: ${kind}(lr: ...)`, call);
   const sched = a.get("schedule");
   const schedule = sched ? asString(sched.v, "schedule", sched.at) : "constant";
-  if (!["constant", "cosine", "linear"].includes(schedule)) fail(`schedule must be "constant", "cosine" or "linear"`, sched!.at);
+  if (!["constant", "cosine", "linear"].includes(schedule))
+    fail(`schedule must be "constant", "cosine" or "linear"`, sched!.at);
   return {
     name,
     kind: kind === "sgd" ? "sgd" : "adamw",
@@ -291,9 +405,16 @@ class StepElaborator extends Elaborator {
       const v = s.value ? this.evalExpr(s.value, f) : f.env.get(s.name.name);
       if (!v) return fail(`unknown name '${s.name.name}'`, s.name);
       const id = this.tensor(v, `logged value '${s.name.name}'`, s);
-      if (this.g.shape(id).length !== 0) return fail(`'log' needs a scalar; '${s.name.name}' is [${this.g.shape(id).join(", ")}] (reduce it with mean or sum)`, s);
+      if (this.g.shape(id).length !== 0)
+        return fail(
+          `'log' needs a scalar; '${s.name.name}' is [${this.g.shape(id).join(", ")}] (reduce it with mean or sum)`,
+          s,
+        );
       if (this.g.outputs.has(s.name.name)) return fail(`'${s.name.name}' is logged twice`, s.name);
-      this.g.outputs.set(s.name.name, this.g.type(id).dtype === "f32" ? id : this.g.op("cast", [id], { dtype: "f32" }));
+      this.g.outputs.set(
+        s.name.name,
+        this.g.type(id).dtype === "f32" ? id : this.g.op("cast", [id], { dtype: "f32" }),
+      );
       if (!s.value) return;
       f.env.define(s.name.name, v);
       return;
@@ -301,8 +422,14 @@ class StepElaborator extends Elaborator {
     if (s.kind === "Minimize") {
       if (this.minimize) return fail("a step has at most one 'minimize'", s);
       const loss = this.tensor(this.evalExpr(s.loss, f), "the loss", s.loss);
-      if (this.g.shape(loss).length !== 0) return fail(`the loss must be a scalar, got [${this.g.shape(loss).join(", ")}]`, s.loss);
-      this.minimize = { loss, over: s.over.map((o) => this.evalExpr(o, f)), optimizer: s.optimizer, at: s };
+      if (this.g.shape(loss).length !== 0)
+        return fail(`the loss must be a scalar, got [${this.g.shape(loss).join(", ")}]`, s.loss);
+      this.minimize = {
+        loss,
+        over: s.over.map((o) => this.evalExpr(o, f)),
+        optimizer: s.optimizer,
+        at: s,
+      };
       return;
     }
     super.execStepStmt(s, f);
@@ -328,18 +455,30 @@ function elaborateStep(
         return asInt(el.evalExpr(d, frame0), "a step input dimension", d);
       });
       el.g.loc = p.range;
-      env.define(p.name.name, { kind: "tensor", id: el.g.input(p.name.name, { dtype: p.type.dtype, shape }) });
+      env.define(p.name.name, {
+        kind: "tensor",
+        id: el.g.input(p.name.name, { dtype: p.type.dtype, shape }),
+      });
       el.g.loc = null;
       continue;
     }
-    if (p.type?.kind !== "NamedType") return fail(`a step parameter is a data source ('${p.name.name}: <data>') or a tensor ('${p.name.name}: [dims]')`, p);
+    if (p.type?.kind !== "NamedType")
+      return fail(
+        `a step parameter is a data source ('${p.name.name}: <data>') or a tensor ('${p.name.name}: [dims]')`,
+        p,
+      );
     const spec = data.get(p.type.name.name);
-    if (!spec) return fail(`unknown data source '${p.type.name.name}'${didYouMean(p.type.name.name, data.keys())}`, p.type);
+    if (!spec)
+      return fail(
+        `unknown data source '${p.type.name.name}'${didYouMean(p.type.name.name, data.keys())}`,
+        p.type,
+      );
     if (batch) return fail("a step reads one data source", p);
     batch = { param: p.name.name, data: spec.name };
     const fields = new Map<string, Value>();
     el.g.loc = p.range;
-    for (const [k, t] of Object.entries(spec.fields)) fields.set(k, { kind: "tensor", id: el.g.input(`${p.name.name}.${k}`, t) });
+    for (const [k, t] of Object.entries(spec.fields))
+      fields.set(k, { kind: "tensor", id: el.g.input(`${p.name.name}.${k}`, t) });
     el.g.loc = null;
     env.define(p.name.name, { kind: "batch", source: spec.member, fields });
   }
@@ -349,13 +488,18 @@ function elaborateStep(
     // `return e` in a step makes e an output the host reads back whole (samplers, evaluation).
     if (el.minimize) fail("a step that minimizes cannot also 'return'", m);
     const id = el.tensor(frame.returned, "a step's result", m);
-    el.g.outputs.set("return", el.g.type(id).dtype === "f32" ? id : el.g.op("cast", [id], { dtype: "f32" }));
+    el.g.outputs.set(
+      "return",
+      el.g.type(id).dtype === "f32" ? id : el.g.op("cast", [id], { dtype: "f32" }),
+    );
   }
   let optimizer: OptimizerSpec | null = null;
   if (el.minimize) {
     const mz = el.minimize;
     const o = mz.optimizer;
-    optimizer = optimizers.get(o.name) ?? fail(`unknown optimizer '${o.name}'${didYouMean(o.name, optimizers.keys())}`, o);
+    optimizer =
+      optimizers.get(o.name) ??
+      fail(`unknown optimizer '${o.name}'${didYouMean(o.name, optimizers.keys())}`, o);
     const g = el.g;
     const prefixes: string[] = [];
     const exact = new Set<number>();
@@ -367,17 +511,37 @@ function elaborateStep(
       else if (o.kind === "rows") {
         exact.add(o.param);
         masks.set(o.param, o.ids);
-      } else fail(`'minimize ... over' takes models, adapters, parameters or rows(...), got ${describe(o)}`, mz.at);
+      } else
+        fail(
+          `'minimize ... over' takes models, adapters, parameters or rows(...), got ${describe(o)}`,
+          mz.at,
+        );
     }
     // Adapter state (the frozen past sum) never trains, even inside a listed model.
     const isState = (name: string) => ctx.registry.params.get(name)?.state ?? false;
-    const trainable = g.params().filter((p) => !isState(p.name!) && (exact.has(p.id) || prefixes.some((pre) => p.name!.startsWith(pre))));
-    if (trainable.length === 0) fail("nothing to train: no parameter of the listed models is used by the loss", mz.at);
+    const trainable = g
+      .params()
+      .filter(
+        (p) =>
+          !isState(p.name!) && (exact.has(p.id) || prefixes.some((pre) => p.name!.startsWith(pre))),
+      );
+    if (trainable.length === 0)
+      fail("nothing to train: no parameter of the listed models is used by the loss", mz.at);
     g.loc = mz.at.range;
-    const grads = grad(g, mz.loss, trainable.map((p) => p.id));
-    emitOptimizer(g, optimizer, ctx.registry, trainable.map((p, i) => ({ param: p.id, grad: grads[i], rows: masks.get(p.id) })));
+    const grads = grad(
+      g,
+      mz.loss,
+      trainable.map((p) => p.id),
+    );
+    emitOptimizer(
+      g,
+      optimizer,
+      ctx.registry,
+      trainable.map((p, i) => ({ param: p.id, grad: grads[i], rows: masks.get(p.id) })),
+    );
     g.loc = null;
   }
-  if (el.g.outputs.size === 0 && !el.minimize) fail(`step ${m.name.name} neither logs nor minimizes anything`, m.name);
+  if (el.g.outputs.size === 0 && !el.minimize)
+    fail(`step ${m.name.name} neither logs nor minimizes anything`, m.name);
   return { name: m.name.name, graph: el.g, batch, optimizer, member: m };
 }

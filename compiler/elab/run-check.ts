@@ -14,7 +14,12 @@ export const RUN_OPERATORS = ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">
 
 let adapterNames: string[] = [];
 
-export function checkRun(run: Stmt[], settings: Map<string, Value>, steps: Map<string, StepGraph>, adapters: string[] = []) {
+export function checkRun(
+  run: Stmt[],
+  settings: Map<string, Value>,
+  steps: Map<string, StepGraph>,
+  adapters: string[] = [],
+) {
   adapterNames = adapters;
   const env = new Env();
   for (const [k, v] of settings) env.define(k, v);
@@ -114,19 +119,27 @@ function call(e: Expr, env: Env, steps: Map<string, StepGraph>) {
       return;
     case "select": {
       const d = e.args[0]?.value;
-      if (e.args.length !== 2 || d.kind !== "Name") return fail("select takes a concept data source and a concept index: select(seq, t)", e);
+      if (e.args.length !== 2 || d.kind !== "Name")
+        return fail("select takes a concept data source and a concept index: select(seq, t)", e);
       expr(e.args[1].value, env);
       return;
     }
     case "load": {
-      if (e.args.length !== 1) return fail('load takes a checkpoint path: load("runs/pretrain/checkpoint.safetensors")', e);
+      if (e.args.length !== 1)
+        return fail(
+          'load takes a checkpoint path: load("runs/pretrain/checkpoint.safetensors")',
+          e,
+        );
       expr(e.args[0].value, env);
       return;
     }
     case "merge": {
       const arg = e.args[0]?.value;
       if (e.args.length !== 1 || arg.kind !== "Name" || !adapterNames.includes(arg.name)) {
-        return fail(`merge takes an adapter${arg?.kind === "Name" ? didYouMean(arg.name, adapterNames) : ""}`, e);
+        return fail(
+          `merge takes an adapter${arg?.kind === "Name" ? didYouMean(arg.name, adapterNames) : ""}`,
+          e,
+        );
       }
       return;
     }

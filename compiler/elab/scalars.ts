@@ -29,7 +29,12 @@ export function exprText(e: Expr): string {
   }
 }
 
-export function foldScalar(op: string, l: { kind: string; value: number }, r: { kind: string; value: number }, at: Node): Value {
+export function foldScalar(
+  op: string,
+  l: { kind: string; value: number },
+  r: { kind: string; value: number },
+  at: Node,
+): Value {
   const both = l.kind === "int" && r.kind === "int";
   const num = (v: number): Value => (both && Number.isInteger(v) ? int(v) : float(v));
   switch (op) {

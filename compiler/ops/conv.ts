@@ -19,15 +19,23 @@ export interface ConvDims {
 
 export function convDims(x: number[], w: number[], stride: number, pad: number): ConvDims {
   if (x.length !== 4 || w.length !== 4) {
-    throw new ShapeError(`conv2d needs x [N, C, H, W] and w [O, C, kh, kw], got [${x.join(", ")}] and [${w.join(", ")}]`);
+    throw new ShapeError(
+      `conv2d needs x [N, C, H, W] and w [O, C, kh, kw], got [${x.join(", ")}] and [${w.join(", ")}]`,
+    );
   }
   const [N, C, H, W] = x;
   const [O, C2, KH, KW] = w;
-  if (C !== C2) throw new ShapeError(`conv2d: input has ${C} channels but the weights expect ${C2} ([${w.join(", ")}])`);
+  if (C !== C2)
+    throw new ShapeError(
+      `conv2d: input has ${C} channels but the weights expect ${C2} ([${w.join(", ")}])`,
+    );
   if (stride < 1 || pad < 0) throw new ShapeError("conv2d: stride must be >= 1 and pad >= 0");
   const Ho = Math.floor((H + 2 * pad - KH) / stride) + 1;
   const Wo = Math.floor((W + 2 * pad - KW) / stride) + 1;
-  if (Ho < 1 || Wo < 1) throw new ShapeError(`conv2d: a ${KH}x${KW} kernel does not fit a ${H}x${W} input with pad ${pad}`);
+  if (Ho < 1 || Wo < 1)
+    throw new ShapeError(
+      `conv2d: a ${KH}x${KW} kernel does not fit a ${H}x${W} input with pad ${pad}`,
+    );
   return { N, C, H, W, O, KH, KW, Ho, Wo, stride, pad };
 }
 
@@ -45,7 +53,11 @@ function forEachTap(d: ConvDims, f: (xi: number, wi: number, yi: number) => void
               for (let kx = 0; kx < d.KW; kx++) {
                 const ix = ox * d.stride - d.pad + kx;
                 if (ix < 0 || ix >= d.W) continue;
-                f(((n * d.C + c) * d.H + iy) * d.W + ix, ((o * d.C + c) * d.KH + ky) * d.KW + kx, yi);
+                f(
+                  ((n * d.C + c) * d.H + iy) * d.W + ix,
+                  ((o * d.C + c) * d.KH + ky) * d.KW + kx,
+                  yi,
+                );
               }
             }
         }
@@ -91,7 +103,8 @@ defineOp({
   infer: ([dy, w], attrs) => {
     const shape = attrs.shape as number[];
     const d = convDims(shape, w.shape, attrs.stride as number, attrs.pad as number);
-    if (dy.shape.join() !== [d.N, d.O, d.Ho, d.Wo].join()) throw new ShapeError("conv2d_grad_input: dy does not match");
+    if (dy.shape.join() !== [d.N, d.O, d.Ho, d.Wo].join())
+      throw new ShapeError("conv2d_grad_input: dy does not match");
     return f32(shape);
   },
   reference: ([dy, w], attrs, out) => {
@@ -120,7 +133,8 @@ defineOp({
   infer: ([x, dy], attrs) => {
     const shape = attrs.shape as number[];
     const d = convDims(x.shape, shape, attrs.stride as number, attrs.pad as number);
-    if (dy.shape.join() !== [d.N, d.O, d.Ho, d.Wo].join()) throw new ShapeError("conv2d_grad_weight: dy does not match");
+    if (dy.shape.join() !== [d.N, d.O, d.Ho, d.Wo].join())
+      throw new ShapeError("conv2d_grad_weight: dy does not match");
     return f32(shape);
   },
   reference: ([x, dy], attrs, out) => {

@@ -20,7 +20,13 @@ const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 const unary: UnaryRow[] = [
-  { name: "neg", summary: "-x", f: (x) => -x, wgsl: (x) => `(-${x})`, vjp: (g, _x, _y, c) => g.neg(c) },
+  {
+    name: "neg",
+    summary: "-x",
+    f: (x) => -x,
+    wgsl: (x) => `(-${x})`,
+    vjp: (g, _x, _y, c) => g.neg(c),
+  },
   {
     name: "exp",
     summary: "e^x",
@@ -87,7 +93,8 @@ const unary: UnaryRow[] = [
     name: "gelu",
     summary: "GELU, tanh approximation",
     f: gelu,
-    wgsl: (x) => `(0.5 * ${x} * (1.0 + tanh(${SQRT_2_OVER_PI} * (${x} + 0.044715 * ${x} * ${x} * ${x}))))`,
+    wgsl: (x) =>
+      `(0.5 * ${x} * (1.0 + tanh(${SQRT_2_OVER_PI} * (${x} + 0.044715 * ${x} * ${x} * ${x}))))`,
     vjp: (g, x, _y, c) => g.mul(c, g.op("gelu_grad", [x])),
   },
   {
@@ -98,8 +105,7 @@ const unary: UnaryRow[] = [
       const t = Math.tanh(u);
       return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);
     },
-    wgsl: (x) =>
-      `gelu_grad(${x})`,
+    wgsl: (x) => `gelu_grad(${x})`,
     vjp: () => null,
   },
   {
@@ -250,12 +256,48 @@ const binary: BinaryRow[] = [
       return [g.mul(c, m), g.mul(c, g.sub(g.const(1), m))];
     },
   },
-  { name: "eq", summary: "1 where x == y else 0", compare: true, f: (a, b) => +(a === b), wgsl: (a, b) => `select(0.0, 1.0, ${a} == ${b})` },
-  { name: "ne", summary: "1 where x != y else 0", compare: true, f: (a, b) => +(a !== b), wgsl: (a, b) => `select(0.0, 1.0, ${a} != ${b})` },
-  { name: "lt", summary: "1 where x < y else 0", compare: true, f: (a, b) => +(a < b), wgsl: (a, b) => `select(0.0, 1.0, ${a} < ${b})` },
-  { name: "le", summary: "1 where x <= y else 0", compare: true, f: (a, b) => +(a <= b), wgsl: (a, b) => `select(0.0, 1.0, ${a} <= ${b})` },
-  { name: "gt", summary: "1 where x > y else 0", compare: true, f: (a, b) => +(a > b), wgsl: (a, b) => `select(0.0, 1.0, ${a} > ${b})` },
-  { name: "ge", summary: "1 where x >= y else 0", compare: true, f: (a, b) => +(a >= b), wgsl: (a, b) => `select(0.0, 1.0, ${a} >= ${b})` },
+  {
+    name: "eq",
+    summary: "1 where x == y else 0",
+    compare: true,
+    f: (a, b) => +(a === b),
+    wgsl: (a, b) => `select(0.0, 1.0, ${a} == ${b})`,
+  },
+  {
+    name: "ne",
+    summary: "1 where x != y else 0",
+    compare: true,
+    f: (a, b) => +(a !== b),
+    wgsl: (a, b) => `select(0.0, 1.0, ${a} != ${b})`,
+  },
+  {
+    name: "lt",
+    summary: "1 where x < y else 0",
+    compare: true,
+    f: (a, b) => +(a < b),
+    wgsl: (a, b) => `select(0.0, 1.0, ${a} < ${b})`,
+  },
+  {
+    name: "le",
+    summary: "1 where x <= y else 0",
+    compare: true,
+    f: (a, b) => +(a <= b),
+    wgsl: (a, b) => `select(0.0, 1.0, ${a} <= ${b})`,
+  },
+  {
+    name: "gt",
+    summary: "1 where x > y else 0",
+    compare: true,
+    f: (a, b) => +(a > b),
+    wgsl: (a, b) => `select(0.0, 1.0, ${a} > ${b})`,
+  },
+  {
+    name: "ge",
+    summary: "1 where x >= y else 0",
+    compare: true,
+    f: (a, b) => +(a >= b),
+    wgsl: (a, b) => `select(0.0, 1.0, ${a} >= ${b})`,
+  },
 ];
 
 wgslHelpers.pow_signed = `fn pow_signed(x: f32, y: f32) -> f32 {
@@ -270,10 +312,16 @@ for (const row of binary) {
   defineOp({
     name: row.name,
     kind: "elementwise",
-    doc: { summary: row.summary, semantics: "Inputs broadcast like numpy.", example: `${row.name}(x, y)` },
+    doc: {
+      summary: row.summary,
+      semantics: "Inputs broadcast like numpy.",
+      example: `${row.name}(x, y)`,
+    },
     infer: (ins) => {
       if (ins[0].dtype !== ins[1].dtype) {
-        throw new ShapeError(`${row.name}: operands have different dtypes (${ins[0].dtype} and ${ins[1].dtype})`);
+        throw new ShapeError(
+          `${row.name}: operands have different dtypes (${ins[0].dtype} and ${ins[1].dtype})`,
+        );
       }
       const shape = broadcastShapes(ins[0].shape, ins[1].shape);
       return { dtype: row.compare ? "f32" : ins[0].dtype, shape };
@@ -303,11 +351,16 @@ defineOp({
     example: "where(x > 0, x, 0.1 * x)",
   },
   infer: (ins) => {
-    if (ins[1].dtype !== ins[2].dtype) throw new ShapeError("where: branches have different dtypes");
-    return { dtype: ins[1].dtype, shape: broadcastShapes(broadcastShapes(ins[0].shape, ins[1].shape), ins[2].shape) };
+    if (ins[1].dtype !== ins[2].dtype)
+      throw new ShapeError("where: branches have different dtypes");
+    return {
+      dtype: ins[1].dtype,
+      shape: broadcastShapes(broadcastShapes(ins[0].shape, ins[1].shape), ins[2].shape),
+    };
   },
   scalar: ([c, a, b]) => (c !== 0 ? a : b),
-  wgsl: ([c, a, b], _attrs, _node, types) => `select(${b}, ${a}, ${c} != ${types[0].dtype === "i32" ? "0" : "0.0"})`,
+  wgsl: ([c, a, b], _attrs, _node, types) =>
+    `select(${b}, ${a}, ${c} != ${types[0].dtype === "i32" ? "0" : "0.0"})`,
   vjp: (g, node, cot) => {
     const [c, a, b] = node.inputs;
     const zero = g.const(0);
@@ -322,11 +375,16 @@ defineOp({
 defineOp({
   name: "cast",
   kind: "elementwise",
-  doc: { summary: "convert between f32 and i32 (truncates toward zero)", example: "cast(ids, dtype: \"f32\")" },
+  doc: {
+    summary: "convert between f32 and i32 (truncates toward zero)",
+    example: 'cast(ids, dtype: "f32")',
+  },
   infer: (ins, attrs) => ({ dtype: attrs.dtype as "f32" | "i32", shape: ins[0].shape }),
   scalar: ([x], attrs) => (attrs.dtype === "i32" ? Math.trunc(x) : x),
   wgsl: ([x], attrs) => `${attrs.dtype}(${x})`,
-  vjp: (g, node, cot) => [node.type.dtype === "f32" && g.type(node.inputs[0]).dtype === "f32" ? cot : null],
+  vjp: (g, node, cot) => [
+    node.type.dtype === "f32" && g.type(node.inputs[0]).dtype === "f32" ? cot : null,
+  ],
 });
 
 defineOp({
@@ -334,7 +392,8 @@ defineOp({
   kind: "elementwise",
   doc: {
     summary: "the identity, with no derivative (autodiff treats the value as a constant)",
-    semantics: "Used where a value's gradient is known to cancel, e.g. the max subtracted inside softmax.",
+    semantics:
+      "Used where a value's gradient is known to cancel, e.g. the max subtracted inside softmax.",
     example: "stop_gradient(max(x, axes: [-1], keepdims: true))",
   },
   infer: (ins) => ins[0],

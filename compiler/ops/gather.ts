@@ -11,7 +11,8 @@ defineOp({
     example: "embed(tokens, table)",
   },
   infer: ([table, ids]) => {
-    if (table.shape.length !== 2 || table.dtype !== "f32") throw new ShapeError(`gather needs a [V, D] f32 table, got [${table.shape.join(", ")}]`);
+    if (table.shape.length !== 2 || table.dtype !== "f32")
+      throw new ShapeError(`gather needs a [V, D] f32 table, got [${table.shape.join(", ")}]`);
     if (ids.dtype !== "i32") throw new ShapeError("gather needs i32 ids");
     return { dtype: "f32", shape: [...ids.shape, table.shape[1]] };
   },
@@ -29,7 +30,10 @@ defineOp({
     const [table, ids] = node.inputs;
     const [V, D] = g.shape(table);
     const P = numel(g.shape(ids));
-    const hot = g.op("eq", [g.op("iota", [], { shape: [P, V], axis: 1, dtype: "i32" }), g.broadcast(g.reshape(ids, [P, 1]), [P, V])]);
+    const hot = g.op("eq", [
+      g.op("iota", [], { shape: [P, V], axis: 1, dtype: "i32" }),
+      g.broadcast(g.reshape(ids, [P, 1]), [P, V]),
+    ]);
     return [g.op("matmul", [hot, g.reshape(cot, [P, D])], { transA: true }), null];
   },
 });

@@ -10,9 +10,16 @@ export interface MatmulDims {
   N: number;
 }
 
-export function matmulDims(a: TensorType, b: TensorType, transA: boolean, transB: boolean): MatmulDims {
+export function matmulDims(
+  a: TensorType,
+  b: TensorType,
+  transA: boolean,
+  transB: boolean,
+): MatmulDims {
   if (a.shape.length < 2 || b.shape.length < 2) {
-    throw new ShapeError(`matmul needs operands of rank >= 2, got [${a.shape.join(", ")}] and [${b.shape.join(", ")}]`);
+    throw new ShapeError(
+      `matmul needs operands of rank >= 2, got [${a.shape.join(", ")}] and [${b.shape.join(", ")}]`,
+    );
   }
   const [am, ak] = a.shape.slice(-2);
   const [bk, bn] = b.shape.slice(-2);
@@ -42,7 +49,8 @@ defineOp({
   kind: "matmul",
   doc: {
     summary: "C[..., m, n] = Σ_k A[..., m, k] B[..., k, n]",
-    semantics: "transA/transB read an operand's last two axes swapped. Batch dims broadcast; an operand without batch dims is shared.",
+    semantics:
+      "transA/transB read an operand's last two axes swapped. Batch dims broadcast; an operand without batch dims is shared.",
     constraints: ["inner dimensions agree", "batch dims equal, or one operand has none"],
     example: "x @ w  // [B, T, C] @ [C, D] -> [B, T, D]",
   },
@@ -83,7 +91,9 @@ defineOp({
       const N = node.type.shape[node.type.shape.length - 1];
       const a2 = g.reshape(a, [-1, K]);
       const c2 = g.reshape(cot, [-1, N]);
-      const db = tB ? g.op("matmul", [c2, a2], { transA: true }) : g.op("matmul", [a2, c2], { transA: true });
+      const db = tB
+        ? g.op("matmul", [c2, a2], { transA: true })
+        : g.op("matmul", [a2, c2], { transA: true });
       const da = g.op("matmul", [cot, b], { transA: false, transB: !tB });
       return [da, db];
     }
@@ -105,6 +115,10 @@ function sumToBatch(g: Graph, d: number, shape: number[]): number {
   const ds = g.shape(d);
   if (ds.length === shape.length) return d;
   const lead = ds.length - shape.length;
-  const r = g.sum(d, Array.from({ length: lead }, (_, i) => i), false);
+  const r = g.sum(
+    d,
+    Array.from({ length: lead }, (_, i) => i),
+    false,
+  );
   return r;
 }

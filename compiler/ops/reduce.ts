@@ -5,11 +5,20 @@ import { forEachIndex } from "./view.ts";
 
 function reducedShape(x: TensorType, axes: number[], keepdims: boolean): number[] {
   const ax = new Set(axes.map((a) => axis(a, x.shape.length)));
-  if (ax.size !== axes.length) throw new ShapeError(`reduction axes [${axes.join(", ")}] repeat an axis`);
-  return keepdims ? x.shape.map((d, i) => (ax.has(i) ? 1 : d)) : x.shape.filter((_, i) => !ax.has(i));
+  if (ax.size !== axes.length)
+    throw new ShapeError(`reduction axes [${axes.join(", ")}] repeat an axis`);
+  return keepdims
+    ? x.shape.map((d, i) => (ax.has(i) ? 1 : d))
+    : x.shape.filter((_, i) => !ax.has(i));
 }
 
-function reduceRef(x: Tensor64, axes: number[], out: TensorType, init: number, f: (a: number, b: number) => number): Float64Array {
+function reduceRef(
+  x: Tensor64,
+  axes: number[],
+  out: TensorType,
+  init: number,
+  f: (a: number, b: number) => number,
+): Float64Array {
   const ax = new Set(axes.map((a) => axis(a, x.shape.length)));
   const keptShape = x.shape.map((d, i) => (ax.has(i) ? 1 : d));
   const ks = stridesOf(keptShape);
@@ -30,11 +39,19 @@ defineOp({
     semantics: "With keepdims the reduced axes stay as size 1.",
     example: "sum(x, axes: [1], keepdims: true)",
   },
-  infer: ([x], attrs) => ({ dtype: x.dtype, shape: reducedShape(x, attrs.axes as number[], attrs.keepdims as boolean) }),
-  reference: ([x], attrs, out) => ({ ...out, data: reduceRef(x, attrs.axes as number[], out, 0, (a, b) => a + b) }),
+  infer: ([x], attrs) => ({
+    dtype: x.dtype,
+    shape: reducedShape(x, attrs.axes as number[], attrs.keepdims as boolean),
+  }),
+  reference: ([x], attrs, out) => ({
+    ...out,
+    data: reduceRef(x, attrs.axes as number[], out, 0, (a, b) => a + b),
+  }),
   vjp: (g, node, cot) => {
     const xs = g.shape(node.inputs[0]);
-    const keep = xs.map((d, i) => ((node.attrs.axes as number[]).map((a) => axis(a, xs.length)).includes(i) ? 1 : d));
+    const keep = xs.map((d, i) =>
+      (node.attrs.axes as number[]).map((a) => axis(a, xs.length)).includes(i) ? 1 : d,
+    );
     return [g.broadcast(g.reshape(cot, keep), xs)];
   },
 });
@@ -47,8 +64,14 @@ defineOp({
     semantics: "The derivative is split evenly between tied maxima.",
     example: "max(x, axes: [-1], keepdims: true)",
   },
-  infer: ([x], attrs) => ({ dtype: x.dtype, shape: reducedShape(x, attrs.axes as number[], attrs.keepdims as boolean) }),
-  reference: ([x], attrs, out) => ({ ...out, data: reduceRef(x, attrs.axes as number[], out, -Infinity, Math.max) }),
+  infer: ([x], attrs) => ({
+    dtype: x.dtype,
+    shape: reducedShape(x, attrs.axes as number[], attrs.keepdims as boolean),
+  }),
+  reference: ([x], attrs, out) => ({
+    ...out,
+    data: reduceRef(x, attrs.axes as number[], out, -Infinity, Math.max),
+  }),
   vjp: (g, node, cot) => {
     const x = node.inputs[0];
     const xs = g.shape(x);
@@ -64,7 +87,10 @@ defineOp({
 defineOp({
   name: "argmax",
   kind: "reduce",
-  doc: { summary: "index of the first maximum along `axis` (i32)", example: "argmax(logits, axis: -1)" },
+  doc: {
+    summary: "index of the first maximum along `axis` (i32)",
+    example: "argmax(logits, axis: -1)",
+  },
   infer: ([x], attrs) => ({ dtype: "i32", shape: reducedShape(x, [attrs.axis as number], false) }),
   reference: ([x], attrs, out) => {
     const a = axis(attrs.axis as number, x.shape.length);
@@ -75,7 +101,8 @@ defineOp({
     for (let o = 0; o < outer; o++)
       for (let k = 0; k < inner; k++) {
         let best = 0;
-        for (let j = 1; j < n; j++) if (x.data[(o * n + j) * inner + k] > x.data[(o * n + best) * inner + k]) best = j;
+        for (let j = 1; j < n; j++)
+          if (x.data[(o * n + j) * inner + k] > x.data[(o * n + best) * inner + k]) best = j;
         data[o * inner + k] = best;
       }
     return { ...out, data };

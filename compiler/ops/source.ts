@@ -11,7 +11,10 @@ const declared = (_ins: TensorType[], attrs: Record<string, unknown>): TensorTyp
 defineOp({
   name: "input",
   kind: "source",
-  doc: { summary: "a tensor supplied by the host each step (a data batch)", example: "step s(b: train) { b.x }" },
+  doc: {
+    summary: "a tensor supplied by the host each step (a data batch)",
+    example: "step s(b: train) { b.x }",
+  },
   infer: declared,
 });
 
@@ -30,7 +33,10 @@ defineOp({
   kind: "source",
   doc: { summary: "a constant filled with one value", example: "0.5 * x" },
   infer: declared,
-  reference: (_ins, attrs, out) => ({ ...out, data: new Float64Array(numel(out.shape)).fill(attrs.value as number) }),
+  reference: (_ins, attrs, out) => ({
+    ...out,
+    data: new Float64Array(numel(out.shape)).fill(attrs.value as number),
+  }),
 });
 
 defineOp({
@@ -40,7 +46,10 @@ defineOp({
     summary: "the index along `axis` at every position of `shape`",
     example: "iota([B, 10], axis: 1) == y",
   },
-  infer: (_ins, attrs) => ({ dtype: (attrs.dtype as DType) ?? "i32", shape: attrs.shape as number[] }),
+  infer: (_ins, attrs) => ({
+    dtype: (attrs.dtype as DType) ?? "i32",
+    shape: attrs.shape as number[],
+  }),
   reference: (_ins, attrs, out) => {
     const shape = out.shape;
     const ax = attrs.axis as number;
@@ -109,7 +118,8 @@ defineOp({
   },
   reference: ([seed], attrs, out) => {
     const data = new Float64Array(numel(out.shape));
-    for (let i = 0; i < data.length; i++) data[i] = randnAt(seed.data[0] >>> 0, attrs.stream as number, i);
+    for (let i = 0; i < data.length; i++)
+      data[i] = randnAt(seed.data[0] >>> 0, attrs.stream as number, i);
     return { ...out, data };
   },
   vjp: () => [null],
@@ -131,7 +141,8 @@ defineOp({
   },
   reference: ([seed], attrs, out) => {
     const data = new Float64Array(numel(out.shape));
-    for (let i = 0; i < data.length; i++) data[i] = randAt(seed.data[0] >>> 0, attrs.stream as number, i);
+    for (let i = 0; i < data.length; i++)
+      data[i] = randAt(seed.data[0] >>> 0, attrs.stream as number, i);
     return { ...out, data };
   },
   vjp: () => [null],

@@ -1,6 +1,14 @@
 // View ops change how elements are indexed, not their values. The codegen folds them into
 // the index arithmetic of whichever kernel reads them, so they cost no memory traffic.
-import { axis, broadcastShapes, numel, sameShape, ShapeError, stridesOf, type TensorType } from "../ir.ts";
+import {
+  axis,
+  broadcastShapes,
+  numel,
+  sameShape,
+  ShapeError,
+  stridesOf,
+  type TensorType,
+} from "../ir.ts";
 import { defineOp, type Tensor64 } from "./registry.ts";
 
 const show = (s: readonly number[]) => `[${s.join(", ")}]`;
@@ -18,7 +26,9 @@ defineOp({
     const known = want.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
     const shape = want.map((d) => (d === -1 ? numel(x.shape) / known : d));
     if (numel(shape) !== numel(x.shape) || !shape.every(Number.isInteger)) {
-      throw new ShapeError(`cannot reshape ${show(x.shape)} (${numel(x.shape)} elements) to ${show(want)}`);
+      throw new ShapeError(
+        `cannot reshape ${show(x.shape)} (${numel(x.shape)} elements) to ${show(want)}`,
+      );
     }
     return { dtype: x.dtype, shape };
   },
@@ -39,8 +49,12 @@ defineOp({
   },
   infer: ([x], attrs) => {
     const perm = attrs.perm as number[];
-    const ok = perm.length === x.shape.length && [...perm].sort((a, b) => a - b).every((p, i) => p === i);
-    if (!ok) throw new ShapeError(`transpose: ${show(perm)} is not a permutation of the ${x.shape.length} axes of ${show(x.shape)}`);
+    const ok =
+      perm.length === x.shape.length && [...perm].sort((a, b) => a - b).every((p, i) => p === i);
+    if (!ok)
+      throw new ShapeError(
+        `transpose: ${show(perm)} is not a permutation of the ${x.shape.length} axes of ${show(x.shape)}`,
+      );
     return { dtype: x.dtype, shape: transposeShape(x.shape, perm) };
   },
   reference: ([x], attrs, out) => {
@@ -64,11 +78,15 @@ defineOp({
 defineOp({
   name: "broadcast",
   kind: "view",
-  doc: { summary: "repeats size-1 (or missing leading) axes up to `shape`", example: "broadcast(b, [N, O])" },
+  doc: {
+    summary: "repeats size-1 (or missing leading) axes up to `shape`",
+    example: "broadcast(b, [N, O])",
+  },
   infer: ([x], attrs) => {
     const shape = attrs.shape as number[];
     const b = broadcastShapes(x.shape, shape);
-    if (!sameShape(b, shape)) throw new ShapeError(`cannot broadcast ${show(x.shape)} to ${show(shape)}`);
+    if (!sameShape(b, shape))
+      throw new ShapeError(`cannot broadcast ${show(x.shape)} to ${show(shape)}`);
     return { dtype: x.dtype, shape };
   },
   reference: ([x], _a, out) => ({ ...out, data: broadcastTo(x, out.shape) }),
@@ -90,7 +108,9 @@ defineOp({
     }
     const shape = x.shape.map((d, i) => {
       if (!(0 <= start[i] && start[i] <= end[i] && end[i] <= d)) {
-        throw new ShapeError(`slice ${start[i]}..${end[i]} is out of range for axis ${i} of size ${d}`);
+        throw new ShapeError(
+          `slice ${start[i]}..${end[i]} is out of range for axis ${i} of size ${d}`,
+        );
       }
       return end[i] - start[i];
     });
@@ -118,12 +138,21 @@ defineOp({
 defineOp({
   name: "pad",
   kind: "view",
-  doc: { summary: "zero padding: before[i] zeros before and after[i] after axis i", example: "pad(x, before: [0, 1], after: [0, 1])" },
+  doc: {
+    summary: "zero padding: before[i] zeros before and after[i] after axis i",
+    example: "pad(x, before: [0, 1], after: [0, 1])",
+  },
   infer: ([x], attrs) => {
     const before = attrs.before as number[];
     const after = attrs.after as number[];
-    if (before.length !== x.shape.length || after.length !== x.shape.length || [...before, ...after].some((p) => p < 0)) {
-      throw new ShapeError(`pad of ${show(x.shape)} needs ${x.shape.length} non-negative befores and afters`);
+    if (
+      before.length !== x.shape.length ||
+      after.length !== x.shape.length ||
+      [...before, ...after].some((p) => p < 0)
+    ) {
+      throw new ShapeError(
+        `pad of ${show(x.shape)} needs ${x.shape.length} non-negative befores and afters`,
+      );
     }
     return { dtype: x.dtype, shape: x.shape.map((d, i) => d + before[i] + after[i]) };
   },
@@ -152,14 +181,19 @@ defineOp({
 defineOp({
   name: "concat",
   kind: "other",
-  doc: { summary: "joins tensors along `axis`; other dims must match", example: "concat([h, skip], axis: 1)" },
+  doc: {
+    summary: "joins tensors along `axis`; other dims must match",
+    example: "concat([h, skip], axis: 1)",
+  },
   infer: (ins, attrs) => {
     if (ins.length === 0) throw new ShapeError("concat needs at least one tensor");
     const a = axis(attrs.axis as number, ins[0].shape.length);
     const shape = [...ins[0].shape];
     for (const t of ins.slice(1)) {
       if (t.shape.length !== shape.length || t.shape.some((d, i) => i !== a && d !== shape[i])) {
-        throw new ShapeError(`concat along axis ${a}: ${show(ins[0].shape)} and ${show(t.shape)} differ on another axis`);
+        throw new ShapeError(
+          `concat along axis ${a}: ${show(ins[0].shape)} and ${show(t.shape)} differ on another axis`,
+        );
       }
       if (t.dtype !== ins[0].dtype) throw new ShapeError("concat: operands have different dtypes");
       shape[a] += t.shape[a];

@@ -29,7 +29,8 @@ export function compareOutputs(g: Graph, feeds: Feeds, got: Map<string, HostTens
   for (const [name, id] of g.outputs) {
     const want = ref[id].data;
     const have = got.get(name)!;
-    if (have.length !== want.length) throw new Error(`${name}: length ${have.length} vs ${want.length}`);
+    if (have.length !== want.length)
+      throw new Error(`${name}: length ${have.length} vs ${want.length}`);
     for (let i = 0; i < want.length; i++) {
       const e = Math.abs(have[i] - want[i]) / (1 + Math.abs(want[i]));
       if (!(e <= worst)) worst = Number.isNaN(e) ? Infinity : Math.max(worst, e);

@@ -28,48 +28,147 @@ interface Case {
 }
 
 const cases: Case[] = [
-  ...["neg", "exp", "tanh", "sigmoid", "relu", "silu", "gelu", "abs", "sin", "cos", "square"].map((op) => ({
+  ...["neg", "exp", "tanh", "sigmoid", "relu", "silu", "gelu", "abs", "sin", "cos", "square"].map(
+    (op) => ({
+      name: op,
+      types: [f(3, 7)],
+      build: ((g, [x]) => g.op(op, [x])) as Build,
+    }),
+  ),
+  ...["log", "sqrt", "rsqrt", "recip"].map((op) => ({
     name: op,
-    types: [f(3, 7)],
+    types: [f(5, 3)],
     build: ((g, [x]) => g.op(op, [x])) as Build,
+    lo: 0.5,
+    hi: 2,
   })),
-  ...["log", "sqrt", "rsqrt", "recip"].map((op) => ({ name: op, types: [f(5, 3)], build: ((g, [x]) => g.op(op, [x])) as Build, lo: 0.5, hi: 2 })),
   ...["add", "sub", "mul", "maximum", "minimum"].map((op) => ({
     name: op,
     types: [f(2, 3, 5), f(3, 1)],
     build: ((g, [x, y]) => g.op(op, [x, y])) as Build,
   })),
   { name: "div", types: [f(3, 5), f(5)], build: (g, [x, y]) => g.div(x, y), lo: 0.5, hi: 2 },
-  { name: "pow", types: [f(3, 5), f(3, 5)], build: (g, [x, y]) => g.op("pow", [x, y]), lo: 0.5, hi: 2 },
-  { name: "where/gt", types: [f(3, 5), f(3, 5), f(5)], build: (g, [c, a, b]) => g.op("where", [g.op("gt", [c, g.const(0)]), a, b]) },
+  {
+    name: "pow",
+    types: [f(3, 5), f(3, 5)],
+    build: (g, [x, y]) => g.op("pow", [x, y]),
+    lo: 0.5,
+    hi: 2,
+  },
+  {
+    name: "where/gt",
+    types: [f(3, 5), f(3, 5), f(5)],
+    build: (g, [c, a, b]) => g.op("where", [g.op("gt", [c, g.const(0)]), a, b]),
+  },
   { name: "reshape", types: [f(2, 3, 5)], build: (g, [x]) => g.op("exp", [g.reshape(x, [5, 6])]) },
-  { name: "transpose", types: [f(2, 3, 5)], build: (g, [x]) => g.op("exp", [g.transpose(x, [2, 0, 1])]) },
-  { name: "broadcast", types: [f(3, 1)], build: (g, [x]) => g.op("exp", [g.broadcast(x, [2, 3, 5])]) },
-  { name: "slice", types: [f(5, 7)], build: (g, [x]) => g.op("exp", [g.op("slice", [x], { start: [1, 2], end: [4, 7] })]) },
-  { name: "pad", types: [f(3, 5)], build: (g, [x]) => g.op("exp", [g.op("pad", [x], { before: [1, 0], after: [2, 3] })]) },
-  { name: "concat", types: [f(3, 5), f(3, 2)], build: (g, [x, y]) => g.op("concat", [x, y], { axis: 1 }) },
+  {
+    name: "transpose",
+    types: [f(2, 3, 5)],
+    build: (g, [x]) => g.op("exp", [g.transpose(x, [2, 0, 1])]),
+  },
+  {
+    name: "broadcast",
+    types: [f(3, 1)],
+    build: (g, [x]) => g.op("exp", [g.broadcast(x, [2, 3, 5])]),
+  },
+  {
+    name: "slice",
+    types: [f(5, 7)],
+    build: (g, [x]) => g.op("exp", [g.op("slice", [x], { start: [1, 2], end: [4, 7] })]),
+  },
+  {
+    name: "pad",
+    types: [f(3, 5)],
+    build: (g, [x]) => g.op("exp", [g.op("pad", [x], { before: [1, 0], after: [2, 3] })]),
+  },
+  {
+    name: "concat",
+    types: [f(3, 5), f(3, 2)],
+    build: (g, [x, y]) => g.op("concat", [x, y], { axis: 1 }),
+  },
   { name: "sum", types: [f(3, 5, 7)], build: (g, [x]) => g.sum(x, [0, 2], false) },
-  { name: "sum keepdims", types: [f(3, 5, 7)], build: (g, [x]) => g.sum(g.op("exp", [x]), [1], true) },
-  { name: "sum split (few outputs, many elements)", types: [f(3, 37, 41)], build: (g, [x]) => g.sum(g.op("square", [x]), [1, 2], false) },
+  {
+    name: "sum keepdims",
+    types: [f(3, 5, 7)],
+    build: (g, [x]) => g.sum(g.op("exp", [x]), [1], true),
+  },
+  {
+    name: "sum split (few outputs, many elements)",
+    types: [f(3, 37, 41)],
+    build: (g, [x]) => g.sum(g.op("square", [x]), [1, 2], false),
+  },
   { name: "full sum split", types: [f(33, 65)], build: (g, [x]) => g.sum(x, [0, 1], false) },
-  { name: "max split", types: [f(2, 3000)], build: (g, [x]) => g.op("max", [x], { axes: [1], keepdims: true }) },
-  { name: "max", types: [f(5, 7)], build: (g, [x]) => g.op("max", [x], { axes: [1], keepdims: false }) },
+  {
+    name: "max split",
+    types: [f(2, 3000)],
+    build: (g, [x]) => g.op("max", [x], { axes: [1], keepdims: true }),
+  },
+  {
+    name: "max",
+    types: [f(5, 7)],
+    build: (g, [x]) => g.op("max", [x], { axes: [1], keepdims: false }),
+  },
   { name: "matmul", types: [f(7, 5), f(5, 9)], build: (g, [a, b]) => g.op("matmul", [a, b]) },
-  { name: "matmul aligned", types: [f(16, 32), f(32, 8)], build: (g, [a, b]) => g.op("matmul", [a, b]) },
-  { name: "matmul transA", types: [f(5, 7), f(5, 9)], build: (g, [a, b]) => g.op("matmul", [a, b], { transA: true }) },
-  { name: "matmul transB", types: [f(7, 5), f(9, 5)], build: (g, [a, b]) => g.op("matmul", [a, b], { transB: true }) },
-  { name: "matmul batched", types: [f(3, 7, 5), f(3, 5, 6)], build: (g, [a, b]) => g.op("matmul", [a, b]) },
-  { name: "matmul shared weight", types: [f(2, 7, 5), f(5, 6)], build: (g, [a, b]) => g.op("matmul", [a, b]) },
-  { name: "conv2d", types: [f(2, 3, 7, 7), f(5, 3, 3, 3)], build: (g, [x, w]) => g.op("conv2d", [x, w], { stride: 1, pad: 1 }) },
-  { name: "conv2d stride 2", types: [f(2, 3, 9, 8), f(4, 3, 3, 3)], build: (g, [x, w]) => g.op("conv2d", [x, w], { stride: 2, pad: 1 }) },
-  { name: "conv2d direct (stride 1, same, W % 4 == 0)", types: [f(2, 5, 8, 12), f(6, 5, 3, 3)], build: (g, [x, w]) => g.op("conv2d", [x, w], { stride: 1, pad: 1 }) },
-  { name: "conv2d direct + bias + relu epilogue", types: [f(2, 4, 8, 8), f(4, 4, 3, 3), f(4, 1, 1)], build: (g, [x, w, b]) => g.op("relu", [g.add(g.op("conv2d", [x, w], { stride: 1, pad: 1 }), b)]) },
-  { name: "conv2d 1x1", types: [f(2, 5, 6, 6), f(3, 5, 1, 1)], build: (g, [x, w]) => g.op("conv2d", [x, w], { stride: 1, pad: 0 }) },
-  { name: "softmax", types: [f(5, 7)], build: (g, [x]) => {
-    const m = g.broadcast(g.op("max", [x], { axes: [1], keepdims: true }), [5, 7]);
-    const e = g.op("exp", [g.sub(x, m)]);
-    return g.div(e, g.broadcast(g.sum(e, [1], true), [5, 7]));
-  } },
+  {
+    name: "matmul aligned",
+    types: [f(16, 32), f(32, 8)],
+    build: (g, [a, b]) => g.op("matmul", [a, b]),
+  },
+  {
+    name: "matmul transA",
+    types: [f(5, 7), f(5, 9)],
+    build: (g, [a, b]) => g.op("matmul", [a, b], { transA: true }),
+  },
+  {
+    name: "matmul transB",
+    types: [f(7, 5), f(9, 5)],
+    build: (g, [a, b]) => g.op("matmul", [a, b], { transB: true }),
+  },
+  {
+    name: "matmul batched",
+    types: [f(3, 7, 5), f(3, 5, 6)],
+    build: (g, [a, b]) => g.op("matmul", [a, b]),
+  },
+  {
+    name: "matmul shared weight",
+    types: [f(2, 7, 5), f(5, 6)],
+    build: (g, [a, b]) => g.op("matmul", [a, b]),
+  },
+  {
+    name: "conv2d",
+    types: [f(2, 3, 7, 7), f(5, 3, 3, 3)],
+    build: (g, [x, w]) => g.op("conv2d", [x, w], { stride: 1, pad: 1 }),
+  },
+  {
+    name: "conv2d stride 2",
+    types: [f(2, 3, 9, 8), f(4, 3, 3, 3)],
+    build: (g, [x, w]) => g.op("conv2d", [x, w], { stride: 2, pad: 1 }),
+  },
+  {
+    name: "conv2d direct (stride 1, same, W % 4 == 0)",
+    types: [f(2, 5, 8, 12), f(6, 5, 3, 3)],
+    build: (g, [x, w]) => g.op("conv2d", [x, w], { stride: 1, pad: 1 }),
+  },
+  {
+    name: "conv2d direct + bias + relu epilogue",
+    types: [f(2, 4, 8, 8), f(4, 4, 3, 3), f(4, 1, 1)],
+    build: (g, [x, w, b]) =>
+      g.op("relu", [g.add(g.op("conv2d", [x, w], { stride: 1, pad: 1 }), b)]),
+  },
+  {
+    name: "conv2d 1x1",
+    types: [f(2, 5, 6, 6), f(3, 5, 1, 1)],
+    build: (g, [x, w]) => g.op("conv2d", [x, w], { stride: 1, pad: 0 }),
+  },
+  {
+    name: "softmax",
+    types: [f(5, 7)],
+    build: (g, [x]) => {
+      const m = g.broadcast(g.op("max", [x], { axes: [1], keepdims: true }), [5, 7]);
+      const e = g.op("exp", [g.sub(x, m)]);
+      return g.div(e, g.broadcast(g.sum(e, [1], true), [5, 7]));
+    },
+  },
 ];
 
 async function check(c: Case, backward: boolean) {
@@ -84,7 +183,10 @@ async function check(c: Case, backward: boolean) {
   } else {
     const u = g.input("u", { dtype: "f32", shape: g.shape(y) });
     feeds.set("u", randomTensor(r, g.type(u)));
-    const loss = g.sum(g.mul(y, u), g.shape(y).map((_, i) => i));
+    const loss = g.sum(
+      g.mul(y, u),
+      g.shape(y).map((_, i) => i),
+    );
     const fx = xs.filter((x) => g.type(x).dtype === "f32");
     grad(g, loss, fx).forEach((d, k) => g.outputs.set(`d${k}`, d));
   }
@@ -110,7 +212,14 @@ describe("WGSL kernels match the float64 reference", () => {
     const r = rng(3);
     const feeds: Feeds = new Map([
       ["t", randomTensor(r, f(6, 5))],
-      ["ids", { dtype: "i32", shape: [3, 4], data: Float64Array.from([0, 5, 2, 2, 1, 0, 3, 5, 5, 4, 1, 0]) }],
+      [
+        "ids",
+        {
+          dtype: "i32",
+          shape: [3, 4],
+          data: Float64Array.from([0, 5, 2, 2, 1, 0, 3, 5, 5, 4, 1, 0]),
+        },
+      ],
       ["u", randomTensor(r, f(3, 4, 5))],
     ]);
     expect(compareOutputs(g, feeds, await runOnGpu(gpu, g, feeds))).toBeLessThan(1e-5);
@@ -122,7 +231,10 @@ describe("WGSL kernels match the float64 reference", () => {
     const a = g.input("a", f(2, 5));
     g.outputs.set("y", g.op("where", [c, a, g.const(-1)]));
     const feeds: Feeds = new Map([
-      ["c", { dtype: "i32", shape: [2, 5], data: Float64Array.from([0, 1, 2, 0, -3, 1, 0, 0, 7, 1]) }],
+      [
+        "c",
+        { dtype: "i32", shape: [2, 5], data: Float64Array.from([0, 1, 2, 0, -3, 1, 0, 0, 7, 1]) },
+      ],
       ["a", randomTensor(rng(2), f(2, 5))],
     ]);
     expect(compareOutputs(g, feeds, await runOnGpu(gpu, g, feeds))).toBeLessThan(1e-6);

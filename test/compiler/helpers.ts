@@ -16,7 +16,8 @@ export function rng(seed: number) {
 
 export function randomTensor(r: () => number, t: TensorType, lo = -1, hi = 1): Tensor64 {
   const data = new Float64Array(numel(t.shape));
-  for (let i = 0; i < data.length; i++) data[i] = t.dtype === "i32" ? Math.floor(lo + (hi - lo) * r()) : lo + (hi - lo) * r();
+  for (let i = 0; i < data.length; i++)
+    data[i] = t.dtype === "i32" ? Math.floor(lo + (hi - lo) * r()) : lo + (hi - lo) * r();
   return { dtype: t.dtype, shape: [...t.shape], data };
 }
 
@@ -36,7 +37,10 @@ export function checkVjp(
   const y = build(g, xs);
   const yType = g.type(y);
   const u = g.input("u", { dtype: "f32", shape: yType.shape });
-  const dot = g.sum(g.mul(y, u), yType.shape.map((_, i) => i));
+  const dot = g.sum(
+    g.mul(y, u),
+    yType.shape.map((_, i) => i),
+  );
   const floatXs = xs.filter((x) => g.type(x).dtype === "f32");
   const grads = grad(g, dot, floatXs);
   const values = opts.values ?? types.map((t) => randomTensor(r, t, opts.lo ?? -1, opts.hi ?? 1));
