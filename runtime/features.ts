@@ -37,7 +37,8 @@ export function polyKernel(x: ArrayLike<number>, y: ArrayLike<number>): number {
 }
 
 function checkSet(name: string, s: readonly ArrayLike<number>[], dim?: number): number {
-  if (s.length < 2) throw new Error(`kid: the ${name} set needs at least 2 feature vectors, got ${s.length}`);
+  if (s.length < 2)
+    throw new Error(`kid: the ${name} set needs at least 2 feature vectors, got ${s.length}`);
   const d = dim ?? s[0].length;
   if (d === 0) throw new Error(`kid: empty feature vectors`);
   for (let i = 0; i < s.length; i++) {
@@ -54,7 +55,10 @@ function checkSet(name: string, s: readonly ArrayLike<number>[], dim?: number): 
  *
  * This is KID for one pair of sets (no subsets).
  */
-export function kid(real: readonly ArrayLike<number>[], fake: readonly ArrayLike<number>[]): number {
+export function kid(
+  real: readonly ArrayLike<number>[],
+  fake: readonly ArrayLike<number>[],
+): number {
   const d = checkSet("real", real);
   checkSet("fake", fake, d);
   const m = real.length;
@@ -119,7 +123,12 @@ export function kidSubsets(
 // ------------------------------------------------------------------------- images
 
 /** Bilinear resize of one CHW image (corners aligned), e.g. a 64×64 sample for a 32×32 judge. */
-export function resizeCHW(img: Float32Array, channels: number, from: number, to: number): Float32Array {
+export function resizeCHW(
+  img: Float32Array,
+  channels: number,
+  from: number,
+  to: number,
+): Float32Array {
   if (img.length !== channels * from * from)
     throw new Error(`resizeCHW: ${img.length} values are not ${channels}×${from}×${from}`);
   if (from === to) return img.slice();
@@ -183,7 +192,8 @@ export function gridImages(
     }
   }
   if (opts.n !== undefined) {
-    if (opts.n > out.length) throw new Error(`the grid has ${out.length} cells, fewer than n = ${opts.n}`);
+    if (opts.n > out.length)
+      throw new Error(`the grid has ${out.length} cells, fewer than n = ${opts.n}`);
     return out.slice(0, opts.n);
   }
   while (out.length > 0 && out[out.length - 1].every((v) => v === 1)) out.pop();
@@ -202,7 +212,11 @@ export interface FeatureExtractor {
    * Pooled features of square CHW images in [0, 1] (`channels` 1 or 3, `size`×`size`),
    * one 1280-d vector per image.
    */
-  features(images: readonly Float32Array[], channels?: 1 | 3, size?: number): Promise<Float32Array[]>;
+  features(
+    images: readonly Float32Array[],
+    channels?: 1 | 3,
+    size?: number,
+  ): Promise<Float32Array[]>;
   dispose(): void;
 }
 
@@ -229,10 +243,10 @@ async function loadTf(): Promise<{ tf: Tf; backend: string }> {
     }
     if (backend !== "wasm") await tf.setBackend("cpu");
     await tf.ready();
-    for (const ev of ["uncaughtException", "unhandledRejection"] as const) {
-      for (const l of process.listeners(ev))
-        if (!(before[ev] as unknown[]).includes(l)) process.removeListener(ev, l as never);
-    }
+    for (const l of process.listeners("uncaughtException"))
+      if (!before.uncaughtException.includes(l)) process.removeListener("uncaughtException", l);
+    for (const l of process.listeners("unhandledRejection"))
+      if (!before.unhandledRejection.includes(l)) process.removeListener("unhandledRejection", l);
     return { tf, backend: tf.getBackend() };
   })();
   return tfPromise;
@@ -248,7 +262,9 @@ interface NsfwModelJson {
  * are CommonJS bundles exporting the model JSON and a base64 string) and cuts it at the
  * global average pool.
  */
-export async function loadFeatureExtractor(opts: { batch?: number } = {}): Promise<FeatureExtractor> {
+export async function loadFeatureExtractor(
+  opts: { batch?: number } = {},
+): Promise<FeatureExtractor> {
   const t0 = performance.now();
   const { tf, backend } = await loadTf();
   const require = createRequire(import.meta.url);
@@ -274,7 +290,8 @@ export async function loadFeatureExtractor(opts: { batch?: number } = {}): Promi
   const layer = net.getLayer(FEATURE_LAYER);
   const trunk = tf.model({ inputs: net.inputs, outputs: layer.output as never });
   const dim = (trunk.outputs[0].shape as number[])[1];
-  if (dim !== FEATURE_DIM) throw new Error(`MobileNetV2 ${FEATURE_LAYER} has ${dim} features, expected ${FEATURE_DIM}`);
+  if (dim !== FEATURE_DIM)
+    throw new Error(`MobileNetV2 ${FEATURE_LAYER} has ${dim} features, expected ${FEATURE_DIM}`);
   const chunk = opts.batch ?? 16;
   const loadSeconds = (performance.now() - t0) / 1000;
 
@@ -292,13 +309,19 @@ export async function loadFeatureExtractor(opts: { batch?: number } = {}): Promi
         const nhwc = new Float32Array(part.length * plane * 3);
         part.forEach((img, i) => {
           if (img.length !== channels * plane)
-            throw new Error(`features: image ${start + i} has ${img.length} values, expected ${channels}×${s}×${s}`);
+            throw new Error(
+              `features: image ${start + i} has ${img.length} values, expected ${channels}×${s}×${s}`,
+            );
           for (let p = 0; p < plane; p++)
-            for (let k = 0; k < 3; k++) nhwc[(i * plane + p) * 3 + k] = img[(channels === 1 ? 0 : k) * plane + p];
+            for (let k = 0; k < 3; k++)
+              nhwc[(i * plane + p) * 3 + k] = img[(channels === 1 ? 0 : k) * plane + p];
         });
         const y = tf.tidy(() => {
           const x = tf.tensor4d(nhwc, [part.length, s, s, 3]);
-          const big = s === FEATURE_INPUT ? x : tf.image.resizeBilinear(x, [FEATURE_INPUT, FEATURE_INPUT], true);
+          const big =
+            s === FEATURE_INPUT
+              ? x
+              : tf.image.resizeBilinear(x, [FEATURE_INPUT, FEATURE_INPUT], true);
           return trunk.predict(big) as import("@tensorflow/tfjs").Tensor;
         });
         const data = (await y.data()) as Float32Array;
