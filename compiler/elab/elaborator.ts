@@ -15,6 +15,7 @@ import { CompileError, didYouMean, error } from "../diagnostics.ts";
 import { Graph, ShapeError, showType, type TensorType } from "../ir.ts";
 import { adaptParam, type AdapterSlot, type AdapterSpec } from "./adapters.ts";
 import { builtins, callBuiltin } from "./builtins.ts";
+import { evalMember } from "./members.ts";
 import { foldScalar, typeText } from "./scalars.ts";
 import { evalInit } from "./init.ts";
 import { ParamRegistry } from "./params.ts";
@@ -156,71 +157,8 @@ export class Elaborator {
           e,
         );
       }
-      case "Member": {
-        const obj = this.evalExpr(e.object, f);
-        if (obj.kind === "batch") {
-          const v = obj.fields.get(e.member.name);
-          if (v) return v;
-          return fail(
-            `the data source '${obj.source.name.name}' has no field '${e.member.name}'${didYouMean(e.member.name, obj.fields.keys())}; fields: ${[...obj.fields.keys()].join(", ")}`,
-            e.member,
-          );
-        }
-        if (obj.kind === "record") {
-          const v = obj.fields.get(e.member.name);
-          if (v) return v;
-          return fail(
-            `no field '${e.member.name}'${didYouMean(e.member.name, obj.fields.keys())}; fields: ${[...obj.fields.keys()].join(", ")}`,
-            e.member,
-          );
-        }
-        if (obj.kind === "adapter") {
-          if (e.member.name !== "slots")
-            return fail(
-              `adapter '${obj.name}' has no member '${e.member.name}' (did you mean 'slots'?)`,
-              e.member,
-            );
-          const slots = this.slots.get(obj.name) ?? [];
-          if (slots.length === 0)
-            return fail(
-              `adapter '${obj.name}' has no slots yet: call the adapted model before using '${obj.name}.slots'`,
-              e,
-            );
-          return {
-            kind: "list",
-            items: slots.map((sl) => ({
-              kind: "record",
-              fields: new Map<string, Value>([
-                ["w", { kind: "tensor", id: sl.w }],
-                ["a", { kind: "tensor", id: sl.a }],
-                ["b", { kind: "tensor", id: sl.b }],
-                ["past", { kind: "tensor", id: sl.past }],
-              ]),
-            })),
-          };
-        }
-        if (obj.kind === "block" && obj.scope) {
-          const full = `${obj.scope}.${memberPath(e)}`;
-          const node = this.g.nodes.find((n) => n.op === "param" && n.name === full);
-          if (node) return { kind: "tensor", id: node.id };
-          return fail(
-            `model '${obj.scope}' has no parameter '${memberPath(e)}' in this step (call the model first; names look like ${obj.scope}.h.w)`,
-            e.member,
-          );
-        }
-        if (obj.kind === "data") {
-          const c = obj.constants[e.member.name];
-          if (c !== undefined) return int(c);
-          return fail(
-            `data source '${obj.name}' has no constant '${e.member.name}'${didYouMean(e.member.name, Object.keys(obj.constants))}`,
-            e.member,
-          );
-        }
-        if (obj.kind === "tensor" && e.member.name === "shape") {
-          return { kind: "list", items: this.g.shape(obj.id).map(int) };
-        }
-        return fail(`${describe(obj)} has no member '${e.member.name}'`, e.member);
-      }
+      case "Member":
+        return evalMember(this.g, this.slots, this.evalExpr(e.object, f), e);
       case "List":
         return { kind: "list", items: e.items.map((x) => this.evalExpr(x, f)) };
       case "Range": {
@@ -661,9 +599,4 @@ function rangeItems(a: number, b: number): Value[] {
   const out: Value[] = [];
   for (let i = a; i < b; i++) out.push(int(i));
   return out;
-}
-
-/** `a.b.c` of a member chain below the root name, for parameter paths like text.tok. */
-function memberPath(e: Extract<Expr, { kind: "Member" }>): string {
-  return e.member.name;
 }
