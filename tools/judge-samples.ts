@@ -533,9 +533,11 @@ async function main(argv: string[]): Promise<number> {
       const captions = labels.map((y) => judge.captions[y]);
       const total = 2 * labels.length;
       const ts = performance.now();
+      // A live counter on a terminal; one line per batch in a log file.
+      const tty = process.stderr.isTTY;
       const progress = (base: number) => (done: number) =>
         process.stderr.write(
-          `\rsampling ${base + done}/${total} images, ${steps} ${sampler} steps`,
+          `${tty ? "\r" : ""}sampling ${base + done}/${total} images, ${steps} ${sampler} steps${tty ? "" : "\n"}`,
         );
       const gen = { steps, guidance, seed, sampler };
       prompted = {
@@ -552,7 +554,7 @@ async function main(argv: string[]): Promise<number> {
         labels,
       };
       const secs = (performance.now() - ts) / 1000;
-      process.stderr.write("\n");
+      if (tty) process.stderr.write("\n");
       log(
         `sampled ${total} images in ${secs.toFixed(1)} s (${(secs / total).toFixed(2)} s per image)`,
       );
