@@ -3,23 +3,24 @@
 // and unconditional halves in one call of the program's `denoise` step per denoising step —
 // and write them as one PNG grid. Every input is checked before the GPU is opened, and a
 // failure never touches the output file.
+import {
+  emaSources,
+  firstMismatch,
+  locateProgramFile,
+  settingText,
+} from "../runtime/checkpoint-model.ts";
 import { closeSync, openSync, statSync, unlinkSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { compile, findProgram, load, type Compiled } from "../compiler/compile.ts";
 import { CompileError } from "../compiler/diagnostics.ts";
-import type { ParamInfo } from "../compiler/elab/params.ts";
-import type { ParamSpec, ProgramDecl } from "../grammar/ast.ts";
+import type { ProgramDecl } from "../grammar/ast.ts";
 import { emojiTokenizer, MAX_TOKENS } from "../data/emoji-text.ts";
 import { TokenizerError } from "../data/tokenizer.ts";
 import { loadCheckpoint, type HostState } from "../runtime/checkpoint.ts";
 import { Gpu } from "../runtime/gpu.ts";
 import { imageGrid, writePng } from "../runtime/io/png.ts";
 import { formatDuration, Progress } from "../runtime/io/progress.ts";
-import {
-  readSafetensorsHeader,
-  SafetensorsError,
-  type HeaderEntry,
-} from "../runtime/io/safetensors.ts";
+import { readSafetensorsHeader, SafetensorsError } from "../runtime/io/safetensors.ts";
 import { gridShape, sample, SAMPLERS, toUnitImages, type SamplerKind } from "../runtime/sampler.ts";
 import { Session } from "../runtime/session.ts";
 import { inputFile, intOption, parse, UsageError } from "./args.ts";
@@ -283,21 +284,8 @@ function programFile(ckPath: string, entry: string | undefined): string {
       `${ckPath} does not record its program file (no 'entry' in its cld.state metadata), so its model cannot be rebuilt; it was written by an older cldc`,
     );
   }
-  const isFile = (p: string) => {
-    try {
-      return statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  };
-  if (isFile(entry)) return entry;
-  if (!isAbsolute(entry)) {
-    for (let d = dirname(resolve(ckPath)); ; d = dirname(d)) {
-      const p = join(d, entry);
-      if (isFile(p)) return p;
-      if (dirname(d) === d) break;
-    }
-  }
+  const found = locateProgramFile(ckPath, entry);
+  if (found) return found;
   throw new UsageError(
     `${ckPath} was trained from ${entry}, which is not found from ${process.cwd()}; run cldc sample in the directory where training ran`,
   );
@@ -318,53 +306,6 @@ function checkpointSettings(
         `${ckPath} was trained with setting '${k}', which program ${decl.name.name} no longer has`,
       );
     out.set(k, settingText(p, v));
-  }
-  return out;
-}
-
-function settingText(p: ParamSpec, v: unknown): string {
-  // An untyped setting with a float default stays a float even when its value is whole.
-  if (
-    typeof v === "number" &&
-    Number.isInteger(v) &&
-    p.type === null &&
-    p.default?.kind === "Number" &&
-    !p.default.isInt
-  )
-    return `${v}.0`;
-  return String(v);
-}
-
-/** The first difference between the checkpoint's tensors and the model's parameters, or null. */
-export function firstMismatch(
-  entries: Map<string, Pick<HeaderEntry, "dtype" | "shape">>,
-  params: Map<string, ParamInfo>,
-): string | null {
-  const names = [...new Set([...entries.keys(), ...params.keys()])].sort();
-  for (const name of names) {
-    const e = entries.get(name);
-    const p = params.get(name);
-    if (!e) return `the model has ${name} [${p!.type.shape.join(", ")}], the checkpoint does not`;
-    if (!p) return `the checkpoint has ${name} [${e.shape.join(", ")}], the model does not`;
-    if (e.shape.length !== p.type.shape.length || e.shape.some((d, i) => d !== p.type.shape[i])) {
-      return `${name} is [${e.shape.join(", ")}] in the checkpoint, [${p.type.shape.join(", ")}] in the model`;
-    }
-    const intFile = !/^(F|BF)\d+$/.test(e.dtype);
-    if (intFile !== (p.type.dtype === "i32"))
-      return `${name} is ${e.dtype} in the checkpoint, ${p.type.dtype} in the model`;
-  }
-  return null;
-}
-
-/** EMA copies `<optimizer>.ema.<param>` by the parameter they average. */
-export function emaSources(
-  names: Iterable<string>,
-  params: Map<string, ParamInfo>,
-): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const name of [...names].sort()) {
-    const m = /^([A-Za-z_]\w*)\.ema\.(.+)$/.exec(name);
-    if (m && params.has(m[2]) && !params.get(m[2])!.state && !out.has(m[2])) out.set(m[2], name);
   }
   return out;
 }

@@ -14,13 +14,18 @@
 //
 // In-process: `Judge` (classify images with a judge checkpoint), `ModelSampler` (raw
 // samples of a model checkpoint for a list of prompts), `judgeScores` and `openCheckpoint`.
-import { mkdirSync, statSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { emaSources, firstMismatch } from "../cli/sample-command.ts";
+import {
+  emaSources,
+  firstMismatch,
+  locateProgramFile,
+  settingText,
+} from "../runtime/checkpoint-model.ts";
 import { compile, findProgram, load, type Compiled } from "../compiler/compile.ts";
-import type { ParamSpec, ProgramDecl } from "../grammar/ast.ts";
+import type { ProgramDecl } from "../grammar/ast.ts";
 import { emojiTokenizer, MAX_TOKENS } from "../data/emoji-text.ts";
 import { loadCheckpoint, type HostState } from "../runtime/checkpoint.ts";
 import { emojiItems } from "../runtime/data-sources.ts";
@@ -102,36 +107,11 @@ function hasStep(decl: ProgramDecl, step: string): boolean {
   return decl.members.some((m) => m.kind === "Step" && m.name.name === step);
 }
 
-function settingText(p: ParamSpec, v: unknown): string {
-  // An untyped setting with a float default stays a float even when its value is whole.
-  if (
-    typeof v === "number" &&
-    Number.isInteger(v) &&
-    p.type === null &&
-    p.default?.kind === "Number" &&
-    !p.default.isInt
-  )
-    return `${v}.0`;
-  return String(v);
-}
-
 /** The program file of a checkpoint: as recorded, else relative to a directory above it. */
 function programFile(ckPath: string, entry: string | undefined): string {
   if (!entry) throw new Error(`${ckPath} does not record its program file`);
-  const isFile = (p: string) => {
-    try {
-      return statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  };
-  if (isFile(entry)) return entry;
-  if (!isAbsolute(entry)) {
-    for (let d = dirname(resolve(ckPath)); ; d = dirname(d)) {
-      if (isFile(join(d, entry))) return join(d, entry);
-      if (dirname(d) === d) break;
-    }
-  }
+  const found = locateProgramFile(ckPath, entry);
+  if (found) return found;
   throw new Error(`${ckPath} was trained from ${entry}, which is not found from ${process.cwd()}`);
 }
 
