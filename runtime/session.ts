@@ -12,6 +12,7 @@ import { Env } from "../compiler/elab/elaborator.ts";
 import { fail, type Value } from "../compiler/elab/values.ts";
 import { hashU32 } from "../compiler/ops/source.ts";
 import { openData, type DataRuntime } from "./data-sources.ts";
+import { emaSources } from "./checkpoint-model.ts";
 import { loadCheckpoint, modelHash, saveCheckpoint, type HostState } from "./checkpoint.ts";
 import { StepExecutor, type HostTensor } from "./executor.ts";
 import type { Gpu } from "./gpu.ts";
@@ -228,15 +229,11 @@ export class Session {
     const ck = loadCheckpoint(path);
     if (!ck) throw new Error(`load: no such checkpoint: ${path}`);
     const infos = this.compiled.program.registry.params;
-    const ema = new Map<string, Float32Array | Int32Array>();
-    for (const [name, data] of ck.tensors) {
-      const m = /^[^.]+\.ema\.(.+)$/.exec(name);
-      if (m) ema.set(m[1], data);
-    }
+    const ema = emaSources(ck.tensors.keys(), infos);
     let loaded = 0;
     for (const [name, info] of infos) {
       if (info.state) continue;
-      const data = ema.get(name) ?? ck.tensors.get(name);
+      const data = ck.tensors.get(ema.get(name) ?? name);
       if (!data) continue;
       const want = info.type.shape.reduce((a, b) => a * b, 1);
       if (data.length !== want)
