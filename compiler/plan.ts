@@ -250,7 +250,7 @@ export function buildPlan(g: Graph, target: Target): Plan {
         workgroups: dispatch1d(f.threads),
         ops: uniqueOps([...opsIn, n]),
         locs: uniqueLocs([...f.inlined.map((i) => g.node(i)), n]),
-        flops: f.threads * Math.max(1, opsIn.length),
+        flops: f.elements * Math.max(1, opsIn.length),
         bytes: 0,
         reads,
         out: n.id,

@@ -42,4 +42,25 @@ for (const d of rows.slice(0, Number(process.env.TOP ?? 25)))
     `${d.ms.toFixed(2).padStart(8)} ms ${((100 * d.ms) / total).toFixed(1).padStart(5)}%  ${d.label.padEnd(40)} ${(d.k.flops / d.ms / 1e6).toFixed(2)} GFLOP/s  wg ${d.k.workgroups.join("x")}`,
   );
 console.log(`sum ${total.toFixed(1)} ms`);
+// Time by kernel family: where a step's time goes at a glance.
+const family = (k: { name: string; wgsl: string }) =>
+  /matmul|conv2d/.test(k.name)
+    ? k.name
+        .replace(/^k\d+_/, "")
+        .split("_")
+        .slice(0, k.name.includes("conv2d_grad") ? 3 : 1)
+        .join("_")
+    : k.wgsl.includes("var<workgroup> part")
+      ? "split reduction"
+      : "fused elementwise/reduce";
+const byFamily = new Map<string, { ms: number; n: number }>();
+for (const d of rows) {
+  const f = family(d.k);
+  const e = byFamily.get(f) ?? { ms: 0, n: 0 };
+  byFamily.set(f, { ms: e.ms + d.ms, n: e.n + 1 });
+}
+for (const [f, e] of [...byFamily].sort((a, b) => b[1].ms - a[1].ms))
+  console.log(
+    `${e.ms.toFixed(1).padStart(9)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${String(e.n).padStart(5)} kernels  ${f}`,
+  );
 gpu.destroy();

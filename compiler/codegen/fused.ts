@@ -14,11 +14,15 @@ export interface FusedKernel {
   /** Value ids inlined into this kernel (for naming and source comments). */
   inlined: number[];
   threads: number;
+  /** Elements of the output (for FLOP estimates; `threads` may be capped). */
+  elements: number;
   /** Bound after the output: the element count. */
   uniform: number[];
 }
 
 export const WORKGROUP = 64;
+/** Elementwise grids are capped at this many workgroups; each lane then loops. */
+export const MAX_ELEMENTWISE_GROUPS = 256;
 
 export function wgslType(dtype: string): string {
   return dtype === "i32" ? "i32" : "f32";
@@ -320,15 +324,19 @@ export function fusedKernel(
     : [
         `@compute @workgroup_size(${WORKGROUP})`,
         "fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {",
-        `  let i = i32(gid.x + gid.y * nwg.x * ${WORKGROUP}u);`,
-        "  if (i >= i32(count.x)) { return; }",
+        // Grid-stride loop: lavapipe pays per workgroup, so a capped grid walks the tensor.
+        `  let stride = i32(nwg.x * nwg.y * ${WORKGROUP}u);`,
+        `  for (var i = i32(gid.x + gid.y * nwg.x * ${WORKGROUP}u); i < i32(count.x); i += stride) {`,
       ];
-  const wgsl = [...decls, ...helpers, ...head, ...body.map((l) => "  " + l), "}", ""].join("\n");
+  const tail = split ? ["}", ""] : ["  }", "}", ""];
+  const pad = split ? "  " : "    ";
+  const wgsl = [...decls, ...helpers, ...head, ...body.map((l) => pad + l), ...tail].join("\n");
   return {
     wgsl,
     reads: em.reads,
     inlined: [...em.inlined].sort((a, b) => a - b),
-    threads: split ? total * WORKGROUP : total,
+    threads: split ? total * WORKGROUP : Math.min(total, MAX_ELEMENTWISE_GROUPS * WORKGROUP),
+    elements: total,
     uniform: [total, 0, 0, 0],
   };
 }
