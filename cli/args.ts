@@ -3,10 +3,17 @@ import { statSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
 export class UsageError extends Error {}
+/** `cldc CMD --help` / `-h`: the message is the command's usage, printed to stdout (exit 0). */
+export class HelpRequest extends Error {}
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-export function parse<T extends Options>(argv: string[], options: T, usage: string) {
+/** `usage` goes with errors; `help` (default: usage) is what --help prints. */
+export function parse<T extends Options>(argv: string[], options: T, usage: string, help = usage) {
+  // Before the options are checked, so `cldc sample --help` is help, not "unknown option".
+  const end = argv.indexOf("--");
+  const own = end < 0 ? argv : argv.slice(0, end);
+  if (own.includes("--help") || own.includes("-h")) throw new HelpRequest(help);
   try {
     return parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>({
       args: argv,

@@ -5,11 +5,12 @@ import { readFileSync } from "node:fs";
 import { CompileError, formatDiagnostics } from "../compiler/diagnostics.ts";
 import { GpuError, GpuUnavailableError } from "../runtime/gpu.ts";
 import { ResumeError } from "../runtime/session.ts";
-import { UsageError } from "./args.ts";
+import { HelpRequest, UsageError } from "./args.ts";
 import { cmdCheck, cmdCompile } from "./compile-commands.ts";
 import { cmdTrain } from "./train-command.ts";
 import { cmdExplain } from "./explain-command.ts";
 import { cmdSample } from "./sample-command.ts";
+import { cmdEval } from "./eval-command.ts";
 
 export const HELP = `cldc — the cld compiler: diffusion models and C-LoRA continual customization, lowered to WGSL
 
@@ -17,12 +18,17 @@ Usage:
   cldc check FILE.cld                         parse and type/shape-check
   cldc compile FILE.cld -o DIR [--emit wgsl,ir,plan] [--set k=v ...]
                                               write kernels, IR and the execution plan
-  cldc train PROGRAM.cld [--set k=v ...] [--run-dir DIR] [--seed N] [--fresh]
-                                              run a training program (resumes from DIR)
+  cldc train PROGRAM.cld [--set k=v ...] [--run-dir DIR] [--seed N] [--fresh] [--checkpoint-every S] [--checkpoint-steps N] [--debug-nans]
+                                              run a training program (resumes from DIR; Ctrl-C:
+                                              checkpoint and exit 130); see cldc train --help
   cldc explain PROGRAM.cld [--step NAME] [--profile]
                                               the compiled step as a table of kernels
   cldc sample CHECKPOINT --prompt TEXT -o GRID.png [--n 16] [--steps 50] [--guidance 3] [--seed 1] [--sampler ddim|ddpm] [--no-ema]
                                               draw images from a trained model (classifier-free guidance)
+  cldc eval RUN_DIR [--n 8] [--steps 20] [--guidance 3] [--seed 0] [--base CHECKPOINT]
+                                              score a C-LoRA run's per-task snapshots (judge accuracy,
+                                              KID, forgetting); writes RUN_DIR/eval/report.md and charts
+  cldc fmt [--check] FILE.cld|DIR ...          format .cld files in place (--check: only report)
   cldc --help | --version
 
 Exit codes: 0 ok, 1 bad input (diagnostics printed), 2 runtime failure, 3 no GPU adapter.
@@ -55,11 +61,19 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdExplain(rest, sources);
       case "sample":
         return await cmdSample(rest, sources);
+      case "eval":
+        return await cmdEval(rest, sources);
+      case "fmt": // loaded on demand: prettier is not needed by the other commands
+        return await (await import("./fmt-command.ts")).cmdFmt(rest);
       default:
         console.error(`cldc: unknown command '${cmd}'\n\n${HELP}`);
         return 1;
     }
   } catch (e) {
+    if (e instanceof HelpRequest) {
+      console.log(e.message); // `cldc CMD --help`: the command's usage, exit 0
+      return 0;
+    }
     return report(e, sources);
   }
 }

@@ -21,7 +21,8 @@ import { Gpu } from "../runtime/gpu.ts";
 import { imageGrid, writePng } from "../runtime/io/png.ts";
 import { formatDuration, Progress } from "../runtime/io/progress.ts";
 import { readSafetensorsHeader, SafetensorsError } from "../runtime/io/safetensors.ts";
-import { gridShape, sample, SAMPLERS, toUnitImages, type SamplerKind } from "../runtime/sampler.ts";
+import { gridShape, SAMPLERS, type SamplerKind } from "../runtime/sampler.ts";
+import { sampleImages } from "../runtime/sample-grid.ts";
 import { Session } from "../runtime/session.ts";
 import { inputFile, intOption, parse, UsageError } from "./args.ts";
 
@@ -147,42 +148,27 @@ export async function cmdSample(argv: string[], _sources: Map<string, string>): 
       `${c.program.name}: ${count.toLocaleString("en-US")} parameters, ${weights}; ${step.plan.kernels.length} kernels on ${gpu.adapterDescription}`,
     );
 
-    const per = io.channels * io.size * io.size;
-    const half = n * per;
-    const x = new Float32Array(2 * half);
-    const t = new Float32Array(2 * n);
-    const tokens = new Int32Array(2 * n * MAX_TOKENS);
-    for (let r = 0; r < n; r++) {
-      tokens.set(cond, r * MAX_TOKENS);
-      tokens.set(uncond, (n + r) * MAX_TOKENS);
-    }
-    const feeds = new Map<string, Float32Array | Int32Array>([
-      ["x", x],
-      ["t", t],
-      ["tokens", tokens],
-    ]);
     const bar = new Progress({ total: steps, label: `sample (${sampler})` });
     const ts = performance.now();
-    const x0 = await sample(
-      { size: half, steps, guidance, seed, sampler, onStep: (i) => bar.update(i) },
-      async (xs, time) => {
-        for (let i = 0; i < half; i++) x[i] = x[half + i] = xs[i];
-        t.fill(time);
-        const eps = (await session.invoke(STEP, feeds)).get("return")!;
-        for (let i = 0; i < eps.length; i++) {
-          if (!Number.isFinite(eps[i]))
-            throw new Error(
-              `the model's noise prediction is ${eps[i]} at t = ${time.toFixed(3)}; ${ckPath} may hold diverged weights`,
-            );
-        }
-        return { cond: eps.subarray(0, half), uncond: eps.subarray(half) };
-      },
-    );
+    const images = await sampleImages({
+      batch: 2 * n,
+      channels: io.channels,
+      size: io.size,
+      tokens: Array.from({ length: n }, () => cond),
+      uncond,
+      steps,
+      guidance,
+      seed,
+      sampler,
+      source: ckPath,
+      onStep: (i) => bar.update(i),
+      denoise: async (feeds) => (await session.invoke(STEP, feeds)).get("return") as Float32Array,
+    });
     bar.done();
     const secs = (performance.now() - ts) / 1000;
 
     const { rows, cols } = gridShape(n);
-    const grid = imageGrid(toUnitImages(x0, n), {
+    const grid = imageGrid(images, {
       rows,
       cols,
       size: io.size,

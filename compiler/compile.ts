@@ -17,6 +17,10 @@ import "./ops/index.ts";
 import { buildPlan, type Plan } from "./plan.ts";
 import { simplify } from "./simplify.ts";
 import type { Target } from "./codegen/heavy.ts";
+import { checkBufferLimits, WEBGPU_DEFAULT_LIMITS, type BufferLimits } from "./limits.ts";
+
+/** What code is generated for, and (from the adapter, else WebGPU's defaults) its limits. */
+export type CompileTarget = Target & { limits?: BufferLimits };
 
 export interface Loaded {
   entry: string;
@@ -73,7 +77,7 @@ export interface Compiled {
 export function compile(
   entry: string,
   settings: Map<string, string>,
-  target: Target,
+  target: CompileTarget,
   programName?: string,
 ): Compiled {
   const loaded = load(entry);
@@ -88,7 +92,7 @@ export function compile(
 function compileLoaded(
   loaded: Loaded,
   settings: Map<string, string>,
-  target: Target,
+  target: CompileTarget,
   programName?: string,
 ): Compiled {
   const decl = findProgram(loaded, programName);
@@ -98,10 +102,15 @@ function compileLoaded(
   for (const [k, v] of settings) overrides.set(k, parseSetting(decl, k, v));
   const program = elaborateProgram(decl, blocks, overrides);
   const steps = new Map<string, CompiledStep>();
+  const tooBig: Diagnostic[] = [];
   for (const [name, s] of program.steps) {
     const graph = simplify(s.graph);
-    steps.set(name, { name, graph, plan: buildPlan(graph, target) });
+    const plan = buildPlan(graph, target);
+    const limits = target.limits ?? WEBGPU_DEFAULT_LIMITS;
+    tooBig.push(...checkBufferLimits(name, graph, plan, program.registry.params, limits));
+    steps.set(name, { name, graph, plan });
   }
+  if (tooBig.length) throw new CompileError(tooBig);
   return { loaded, program, steps };
 }
 
@@ -110,7 +119,7 @@ function compileLoaded(
  * blocks only, each block whose parameters all have defaults or tensor types is checked
  * by calling it on placeholder inputs (shape symbols become 2, 3, 5, ...).
  */
-export function check(entry: string, target: Target): Diagnostic[] {
+export function check(entry: string, target: CompileTarget): Diagnostic[] {
   let loaded: Loaded;
   try {
     loaded = load(entry);
@@ -126,7 +135,12 @@ export function check(entry: string, target: Target): Diagnostic[] {
     try {
       if (d.kind === "Program") {
         const p = elaborateProgram(d, blocks);
-        for (const s of p.steps.values()) buildPlan(simplify(s.graph), target);
+        for (const [name, s] of p.steps) {
+          const graph = simplify(s.graph);
+          const plan = buildPlan(graph, target);
+          const limits = target.limits ?? WEBGPU_DEFAULT_LIMITS;
+          out.push(...checkBufferLimits(name, graph, plan, p.registry.params, limits));
+        }
       } else {
         checkBlock(d.name.name, blocks);
       }

@@ -127,8 +127,11 @@ function materializeBase(g: Graph): Set<number> {
       out.add(n.id);
       continue;
     }
-    // Shared elementwise work is computed once; views and cheap sources are re-derived.
-    if (kind === "elementwise" && n.op !== "iota" && cons[n.id].length > 1) out.add(n.id);
+    // Shared elementwise work is computed once, unless recomputing it reads no more than
+    // storing it would; views and cheap sources are re-derived.
+    if (kind === "elementwise" && n.op !== "iota" && cons[n.id].length > 1) {
+      if (!cheapToRecompute(g, n.id, out)) out.add(n.id);
+    }
   }
   // Heavy ops read their operands as plain row-major buffers.
   for (const n of g.nodes) {
@@ -164,6 +167,37 @@ function materializeBase(g: Graph): Set<number> {
     leaves.set(n.id, out.has(n.id) ? new Set([n.id]) : set);
   }
   return out;
+}
+
+/**
+ * Whether a shared elementwise value may be recomputed by each consumer instead of stored:
+ * its expression reads one buffer of its own size plus at most two smaller ones (a
+ * softmax's exp(x - max), a sigmoid inside SiLU). Consumers then read x where they would
+ * have read the stored value (the small operands are loaded once per row by row-run
+ * kernels), and the store and its kernel disappear; ALU work is cheap on lavapipe.
+ */
+function cheapToRecompute(g: Graph, id: number, mat: Set<number>): boolean {
+  const size = numel(g.shape(id));
+  const leaves = new Set<number>();
+  const seen = new Set<number>();
+  let ops = 0;
+  const walk = (v: number): boolean => {
+    if (seen.has(v)) return true;
+    seen.add(v);
+    const n = g.node(v);
+    if (v !== id && (mat.has(v) || n.op === "input" || n.op === "param")) {
+      leaves.add(v);
+      return true;
+    }
+    if (n.op === "const" || n.op === "iota") return true;
+    const kind = getOp(n.op).kind;
+    if (kind !== "elementwise" && kind !== "view") return false;
+    if (++ops > 16) return false;
+    return n.inputs.every(walk);
+  };
+  if (!walk(id) || leaves.size > 3) return false;
+  const big = [...leaves].filter((l) => numel(g.shape(l)) >= size).length;
+  return big <= 1;
 }
 
 /** A reshape of a buffer shares that buffer. */

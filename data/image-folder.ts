@@ -29,7 +29,12 @@ const JPEG_DECODER = "jpeg-js";
 interface JpegJs {
   decode(
     data: Uint8Array,
-    opts: { useTArray: true; formatAsRGBA: true },
+    opts: {
+      useTArray: true;
+      formatAsRGBA: true;
+      maxResolutionInMP?: number;
+      maxMemoryUsageInMB?: number;
+    },
   ): { width: number; height: number; data: Uint8Array };
 }
 
@@ -175,7 +180,18 @@ export async function loadImageFolder(dir: string, opts: { size: number }): Prom
             `no JPEG decoder installed (npm install ${JPEG_DECODER}), or convert the file to PNG`,
           );
         }
-        const d = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
+        let d: ReturnType<JpegJs["decode"]>;
+        try {
+          // Limits: a corrupt header must not make the decoder allocate gigabytes.
+          d = jpeg.decode(bytes, {
+            useTArray: true,
+            formatAsRGBA: true,
+            maxResolutionInMP: 100,
+            maxMemoryUsageInMB: 1024,
+          });
+        } catch (e) {
+          throw new Error(`truncated or corrupt JPEG (${(e as Error).message})`);
+        }
         const data = new Float32Array(d.data.length);
         for (let i = 0; i < data.length; i++) data[i] = d.data[i] / 255;
         img = { width: d.width, height: d.height, channels: 4, data };

@@ -15,6 +15,7 @@ import { parser } from "./parser.ts";
 import { AstBuilder, Incomplete } from "./to-ast.ts";
 import { lexingDiagnostic, SyntaxErrors } from "./errors.ts";
 import { LineMap, tokenRange } from "./source.ts";
+import { astNestingProblem, tokenNestingProblem } from "./nesting.ts";
 
 export type { FileAst } from "./ast.ts";
 
@@ -74,6 +75,10 @@ function parseUnsafe(text: string, file: string): ParseResult {
     badRegions.push([c.startOffset, text.length + 1]);
   }
 
+  // Nesting beyond what the recursive parser can take is reported instead of parsed.
+  const tooDeep = tokenNestingProblem(tokens, file);
+  if (tooDeep) return { ast: null, diagnostics: dedupe([...diagnostics, tooDeep]), comments };
+
   parser.input = tokens;
   parser.separatorErrors = [];
   const cst = parser.file();
@@ -113,7 +118,14 @@ function parseUnsafe(text: string, file: string): ParseResult {
   } catch (e) {
     if (!(e instanceof Incomplete)) throw e;
   }
-  const all = dedupe([...diagnostics, ...syntaxDiags, ...builder.diagnostics]);
+  const astTooDeep = ast && astNestingProblem(ast);
+  if (astTooDeep) ast = null;
+  const all = dedupe([
+    ...diagnostics,
+    ...syntaxDiags,
+    ...builder.diagnostics,
+    ...(astTooDeep ? [astTooDeep] : []),
+  ]);
   return { ast, diagnostics: all, comments };
 }
 

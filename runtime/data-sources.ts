@@ -9,6 +9,7 @@ import { hashU32 } from "../compiler/ops/source.ts";
 import { loadFashionMnist } from "../data/fashion.ts";
 import { mnistSplit } from "../data/mnist.ts";
 import type { HostTensor } from "./executor.ts";
+import { openConceptImages } from "./eval/concept-images.ts";
 
 export interface HostBatch {
   fields: Map<string, HostTensor>;
@@ -22,13 +23,17 @@ export interface DataRuntime {
   state(): BatchState;
   restore(s: BatchState): void;
   size: number;
-  /** For concept sequences: make concept `t` the current one (run command `select`). */
-  select?(t: number): void;
+  /**
+   * For concept sequences (run command `select`): make concept `t` the current one, or, for
+   * a range [a, b), the mixture of concepts a..b-1.
+   */
+  select?(t: number | [number, number]): void;
 }
 
 export function openData(spec: DataSpec): DataRuntime {
   if (spec.source === "emoji") return openEmoji(spec);
   if (spec.source === "concepts") return openConcepts(spec);
+  if (spec.source === "concept_images") return openConceptImages(spec);
   const batch = spec.args.batch as number;
   let images: Float32Array;
   let labels: Int32Array;
@@ -151,6 +156,8 @@ function openEmoji(spec: DataSpec): DataRuntime {
 /**
  * One concept at a time from a sequence: all artist styles of the emoji `names[t]`, prompt
  * "a photo of <v{t+1}>" (the class noun is dropped, as in C-LoRA), flips as augmentation.
+ * `select(seq, a..b)` mixes concepts a..b-1 in one shuffled stream, each image with its own
+ * concept's prompt and token (joint training: the offline upper bound).
  */
 function openConcepts(spec: DataSpec): DataRuntime {
   const a = spec.args;
@@ -160,10 +167,9 @@ function openConcepts(spec: DataSpec): DataRuntime {
     .map((n) => n.trim())
     .filter(Boolean);
   const tok = emojiTokenizer();
-  const concepts = emojiConcepts({ size, include: names, excludeReserved: false });
-  const sources = concepts.map((c, t) => {
+  const px = 3 * size * size;
+  const items = emojiConcepts({ size, include: names, excludeReserved: false }).map((c, t) => {
     const n = c.images.length;
-    const px = 3 * size * size;
     const x = new Float32Array(n * px);
     c.images.forEach((im, i) => {
       for (let k = 0; k < px; k++) x[i * px + k] = im.pixels[k] * 2 - 1;
@@ -173,20 +179,49 @@ function openConcepts(spec: DataSpec): DataRuntime {
     const tokens = new Int32Array(n * MAX_TOKENS);
     for (let i = 0; i < n; i++) tokens.set(ids, i * MAX_TOKENS);
     const concept = new Int32Array(n).fill(tok.tokenize(token)[0]);
-    return new BatchSource({
+    return { n, x, tokens, concept };
+  });
+  // One stream per selection: a single concept t (key "t", as before mixtures existed, so old
+  // checkpoints restore) or a mixture (key "a..b"), created when first selected.
+  const sources = new Map<string, BatchSource<ConceptFields>>();
+  const open = (picked: number[]) => {
+    const parts = picked.map((t) => items[t]);
+    const n = parts.reduce((s, p) => s + p.n, 0);
+    const cat = <D extends Float32Array | Int32Array>(f: (p: (typeof items)[0]) => D, out: D) => {
+      let o = 0;
+      for (const p of parts) {
+        out.set(f(p), o);
+        o += f(p).length;
+      }
+      return out;
+    };
+    return new BatchSource<ConceptFields>({
       n,
       fields: {
-        x: { data: x, shape: [3, size, size] },
-        tokens: { data: tokens, shape: [MAX_TOKENS] },
-        concept: { data: concept, shape: [] },
+        x: { data: cat((p) => p.x, new Float32Array(n * px)), shape: [3, size, size] },
+        tokens: { data: cat((p) => p.tokens, new Int32Array(n * MAX_TOKENS)), shape: [MAX_TOKENS] },
+        concept: { data: cat((p) => p.concept, new Int32Array(n)), shape: [] },
       },
       batch: a.batch as number,
       shuffle: true,
-      seed: hashSeed(a.seed as number, t),
+      seed:
+        picked.length === 1
+          ? hashSeed(a.seed as number, picked[0])
+          : hashSeed(a.seed as number, -1, picked[0], picked.length),
       augment: { x: imageAugment({ flip: true }) },
     });
-  });
-  let current = 0;
+  };
+  const source = (key: string) => {
+    let s = sources.get(key);
+    if (!s) {
+      const m = /^(\d+)\.\.(\d+)$/.exec(key);
+      const picked = m ? range(Number(m[1]), Number(m[2])) : [Number(key)];
+      s = open(picked);
+      sources.set(key, s);
+    }
+    return s;
+  };
+  let current = "0";
   const wrap = (b: {
     x: Float32Array;
     tokens: Int32Array;
@@ -200,23 +235,53 @@ function openConcepts(spec: DataSpec): DataRuntime {
     ]),
     count: b.count,
   });
+  const inRange = (t: number) => Number.isInteger(t) && t >= 0 && t < items.length;
   return {
-    next: () => wrap(sources[current].next()),
+    next: () => wrap(source(current).next()),
     *epoch() {
-      for (const b of sources[current].epoch({ pad: true })) yield wrap(b);
+      for (const b of source(current).epoch({ pad: true })) yield wrap(b);
     },
     state: () =>
-      ({ epoch: 0, cursor: 0, current, sources: sources.map((s) => s.state()) }) as BatchState,
+      ({
+        epoch: 0,
+        cursor: 0,
+        current,
+        sources: Object.fromEntries([...sources].map(([k, s]) => [k, s.state()])),
+      }) as BatchState,
     restore: (st) => {
-      const s2 = st as BatchState & { current?: number; sources?: BatchState[] };
-      current = s2.current ?? 0;
-      s2.sources?.forEach((x, i) => sources[i]?.restore(x));
+      const s2 = st as BatchState & {
+        current?: number | string;
+        sources?: BatchState[] | Record<string, BatchState>;
+      };
+      current = String(s2.current ?? 0);
+      // Older checkpoints stored an array indexed by concept.
+      for (const [k, v] of Object.entries(s2.sources ?? {})) source(k).restore(v);
     },
-    size: sources[current].n,
+    get size() {
+      return source(current).n;
+    },
     select: (t) => {
-      if (!Number.isInteger(t) || t < 0 || t >= sources.length)
-        throw new Error(`select: concept ${t} is outside 0..${sources.length - 1}`);
-      current = t;
+      if (typeof t === "number") {
+        if (!inRange(t)) throw new Error(`select: concept ${t} is outside 0..${items.length - 1}`);
+        current = String(t);
+        return;
+      }
+      const [from, to] = t;
+      if (!inRange(from) || !inRange(to - 1) || to <= from)
+        throw new Error(
+          `select: ${from}..${to} is empty or reaches outside the concepts 0..${items.length}`,
+        );
+      current = to - from === 1 ? String(from) : `${from}..${to}`;
     },
   };
+}
+
+type ConceptFields = {
+  x: { data: Float32Array; shape: number[] };
+  tokens: { data: Int32Array; shape: number[] };
+  concept: { data: Int32Array; shape: number[] };
+};
+
+function range(a: number, b: number): number[] {
+  return Array.from({ length: b - a }, (_, i) => a + i);
 }

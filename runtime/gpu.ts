@@ -151,6 +151,14 @@ export class Gpu {
   get limits(): GPUSupportedLimits {
     return this.device.limits;
   }
+  /** The limits the compiler checks tensor sizes against (compiler/limits.ts). */
+  get bufferLimits(): { maxStorageBufferBindingSize: number; maxBufferSize: number } {
+    const l = this.device.limits;
+    return {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+    };
+  }
   /** Smallest subgroup size the adapter may use (0 if unknown). */
   get subgroupMinSize(): number {
     return (this.adapter.info as unknown as { subgroupMinSize?: number }).subgroupMinSize ?? 0;
@@ -370,7 +378,13 @@ export class Gpu {
     return enc.finish();
   }
 
-  private checkLost(label: string): void {
+  /** Why the device was lost ("reason: message"), or null while it lives. */
+  get lost(): string | null {
+    return this.lostReason;
+  }
+
+  /** Throws a GpuError naming `label` once the device is lost. */
+  checkLost(label: string): void {
     if (this.lostReason) throw new GpuError(label, `device lost (${this.lostReason})`);
   }
 

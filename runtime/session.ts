@@ -2,7 +2,7 @@
 // `run` block on the host. Every side effect of the run block (a step call, a checkpoint,
 // an evaluation, a print) is an "event" with a sequence number; a resumed session skips
 // the events its checkpoint already covers, so a killed run continues exactly.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Expr, Stmt } from "../grammar/ast.ts";
 import type { Compiled } from "../compiler/compile.ts";
@@ -13,30 +13,52 @@ import { fail, type Value } from "../compiler/elab/values.ts";
 import { hashU32 } from "../compiler/ops/source.ts";
 import { openData, type DataRuntime } from "./data-sources.ts";
 import { emaSources } from "./checkpoint-model.ts";
-import { loadCheckpoint, modelHash, saveCheckpoint, type HostState } from "./checkpoint.ts";
+import {
+  checkCheckpointTensors,
+  loadCheckpoint,
+  modelHash,
+  saveCheckpoint,
+  type HostState,
+} from "./checkpoint.ts";
+import { explainNonFinite } from "./debug-nans.ts";
 import { StepExecutor, type HostTensor } from "./executor.ts";
 import type { Gpu } from "./gpu.ts";
 import { Progress } from "./io/progress.ts";
 import { initialValue, nameHash, ParamStore } from "./params.ts";
 import { RUN_COMMANDS } from "../compiler/elab/run-check.ts";
+import { denoiseSignature, sampleSpec } from "../compiler/elab/sample-call.ts";
+import { sampleGridPath, writeSampleGrid } from "./sample-grid.ts";
+import { baseRecord, snapshotPath, snapshotTensorNames, writeSnapshot } from "./eval/snapshot.ts";
 
 export interface SessionOptions {
   runDir: string;
   seed: number;
   /** Seconds between automatic checkpoints inside long loops (0: only explicit ones). */
   checkpointSeconds: number;
+  /** Also checkpoint after every this many step calls (0 or absent: off). */
+  checkpointSteps?: number;
+  /** On a non-finite logged value, re-run the step kernel by kernel to name the culprit. */
+  debugNans?: boolean;
   log: (line: string) => void;
   /** Continue from runDir/checkpoint.safetensors when it exists. */
   resume: boolean;
   /** Where the progress bar goes (default stdout); tests pass a sink. */
   progressStream?: { write(s: string): unknown; isTTY?: boolean };
   /** Called after every step the run block executes, with the step's logged scalars. */
-  onStep?: (step: string, logs: Map<string, number>) => void;
+  onStep?: (
+    step: string,
+    logs: Map<string, number>,
+    at: { event: number; optimizerStep: number | null },
+  ) => void;
+  /** Called after every checkpoint is written (e.g. to redraw the loss curves). */
+  onCheckpoint?: () => void;
 }
 
 class NonFiniteError extends Error {}
 /** A checkpoint that cannot be resumed by this program or with these settings (bad input). */
 export class ResumeError extends Error {}
+/** The run stopped on request (SIGINT/SIGTERM) after a checkpoint of every finished step. */
+export class StoppedError extends Error {}
 
 export class Session {
   readonly store: ParamStore;
@@ -46,12 +68,22 @@ export class Session {
   private resumeFrom = 0;
   private optimizerSteps: Record<string, number> = {};
   private lastCheckpoint = Date.now();
+  private stepsSinceCheckpoint = 0;
+  private stopRequested = false;
   private progress: Progress | null = null;
   private totalSteps = new Map<string, number>();
   readonly shapes = new Map<string, number[]>();
   private warnedPadding = new Set<string>();
   readonly results = new Map<string, number>();
   private lastLogs = new Map<string, number>();
+  /**
+   * What `load(...)` read, path and SHA-256 taken when it runs (on resume too: the path is
+   * evaluated before skipping), for snapshots to name their base.
+   */
+  private baseCheckpoint: ReturnType<typeof baseRecord> = null;
+  /** Start of the training a snapshot's `seconds` covers; reset at each snapshot. */
+  private snapshotClock = Date.now();
+  private resumedSinceSnapshot = false;
 
   constructor(
     readonly gpu: Gpu,
@@ -63,6 +95,12 @@ export class Session {
     this.store = new ParamStore(gpu, reg.params);
     for (const [name, step] of compiled.steps)
       this.executors.set(name, new StepExecutor(gpu, step.plan, this.store, name));
+    if (opts.debugNans) for (const ex of this.executors.values()) ex.enableSnapshots();
+  }
+
+  /** The events the checkpoint we resumed from covers (0 for a fresh run). */
+  get resumedEvents(): number {
+    return this.resumeFrom;
   }
 
   get checkpointPath() {
@@ -73,7 +111,15 @@ export class Session {
     await this.gpu.checkErrors();
     mkdirSync(this.opts.runDir, { recursive: true });
     for (const [name, spec] of this.compiled.program.data) this.data.set(name, openData(spec));
-    const ck = this.opts.resume ? loadCheckpoint(this.checkpointPath) : null;
+    let ck: ReturnType<typeof loadCheckpoint> = null;
+    try {
+      ck = this.opts.resume ? loadCheckpoint(this.checkpointPath) : null;
+    } catch (e) {
+      // Not a torn write (saves are atomic) but a damaged or foreign file: say what to do.
+      throw new ResumeError(
+        `${(e as Error).message} (start over with --fresh, or use another --run-dir)`,
+      );
+    }
     if (!ck) {
       this.store.initialize(this.opts.seed);
       return "fresh";
@@ -96,11 +142,14 @@ export class Session {
         `${this.checkpointPath} was written with different settings (${changed.join("; ")}); resume with the same --set values, or start over with --fresh or a new --run-dir`,
       );
     }
+    const mismatch = checkCheckpointTensors(this.checkpointPath, ck.tensors, this.shapes);
+    if (mismatch) throw new ResumeError(mismatch);
     for (const [name, data] of ck.tensors) this.store.set(name, data);
     for (const [name, st] of Object.entries(ck.state.data)) this.data.get(name)?.restore(st);
     this.optimizerSteps = { ...ck.state.optimizerSteps };
     for (const [k, v] of Object.entries(ck.state.results ?? {})) this.results.set(k, v);
     this.resumeFrom = ck.state.events;
+    this.resumedSinceSnapshot = true;
     return "resumed";
   }
 
@@ -108,6 +157,11 @@ export class Session {
     const out: Record<string, unknown> = {};
     for (const [k, v] of this.compiled.program.settings) out[k] = "value" in v ? v.value : null;
     return out;
+  }
+
+  /** Stop after the step in progress, with a checkpoint (then run() throws StoppedError). */
+  requestStop(): void {
+    this.stopRequested = true;
   }
 
   async checkpoint(): Promise<string> {
@@ -124,7 +178,40 @@ export class Session {
     };
     saveCheckpoint(this.checkpointPath, tensors, this.shapes, state);
     this.lastCheckpoint = Date.now();
+    this.stepsSinceCheckpoint = 0;
+    this.opts.onCheckpoint?.();
     return this.checkpointPath;
+  }
+
+  /**
+   * `checkpoint("after_task", t)`: writes the learned state (runtime/eval/snapshot.ts) to
+   * RUN_DIR/after_task_<t>.safetensors, then the resume checkpoint, so a resumed run never
+   * redoes (or loses) a snapshot.
+   */
+  async snapshot(label: string, index: number): Promise<string> {
+    const names = snapshotTensorNames(this.compiled.program);
+    const tensors = new Map<string, Float32Array | Int32Array>();
+    for (const n of names) tensors.set(n, await this.store.read(n));
+    const infos = this.compiled.program.registry.params;
+    const path = snapshotPath(this.opts.runDir, label, index);
+    writeSnapshot(path, tensors, this.shapes, {
+      program: this.compiled.program.name,
+      entry: this.compiled.loaded.entry,
+      settings: this.settingsRecord(),
+      modelHash: modelHash(this.shapes),
+      label,
+      index,
+      base: this.baseCheckpoint,
+      seconds: (Date.now() - this.snapshotClock) / 1000,
+      resumed: this.resumedSinceSnapshot,
+      trainedValues: names
+        .filter((n) => !infos.get(n)!.state)
+        .reduce((s, n) => s + tensors.get(n)!.length, 0),
+    });
+    this.snapshotClock = Date.now();
+    this.resumedSinceSnapshot = false;
+    await this.checkpoint();
+    return path;
   }
 
   /** True when this event was already done before the checkpoint we resumed from. */
@@ -164,10 +251,21 @@ export class Session {
     const logs = new Map<string, number>();
     for (const [k, v] of out) {
       logs.set(k, v[0]);
-      if (!Number.isFinite(v[0]))
+      if (!Number.isFinite(v[0])) {
+        // Nothing is saved after this: the checkpoint on disk predates the bad step.
+        const kept = existsSync(this.checkpointPath)
+          ? `the last good checkpoint is ${this.checkpointPath}`
+          : "no checkpoint was written before it";
+        let why = " (rerun with --debug-nans to find the kernel and source line)";
+        if (this.opts.debugNans) {
+          const graph = this.compiled.steps.get(name)!.graph;
+          const sources = this.compiled.loaded.sources;
+          why = `; --debug-nans: ${await explainNonFinite(ex, graph, feeds, this.store, sources)}`;
+        }
         throw new NonFiniteError(
-          `step ${name}: '${k}' is ${v[0]} at event ${this.events} (optimizer step ${o ? this.optimizerSteps[o.name] : "-"}); the last good checkpoint is ${this.checkpointPath}`,
+          `step ${name}: '${k}' is ${v[0]} at event ${this.events} (optimizer step ${o ? this.optimizerSteps[o.name] : "-"}); ${kept}${why}`,
         );
+      }
     }
     return logs;
   }
@@ -418,16 +516,19 @@ export class Session {
           const inner = env.child();
           inner.define(s.variable.name, { kind: "int", value: i });
           await this.execBlock(s.body, inner, false);
-          if (bar && this.events > this.resumeFrom) {
+          if (bar && this.events <= this.resumeFrom) bar.resumeAt(i - a + 1);
+          else if (bar) {
             bar.update(
               i - a + 1,
               Object.fromEntries([...this.lastLogs].map(([k, v]) => [k, Number(v.toPrecision(4))])),
             );
           }
           if (
-            this.opts.checkpointSeconds > 0 &&
-            Date.now() - this.lastCheckpoint > this.opts.checkpointSeconds * 1000 &&
-            this.events > this.resumeFrom
+            this.events > this.resumeFrom &&
+            ((this.opts.checkpointSeconds > 0 &&
+              Date.now() - this.lastCheckpoint > this.opts.checkpointSeconds * 1000) ||
+              ((this.opts.checkpointSteps ?? 0) > 0 &&
+                this.stepsSinceCheckpoint >= this.opts.checkpointSteps!))
           ) {
             await this.checkpoint();
           }
@@ -477,12 +578,36 @@ export class Session {
           e,
         );
       if (this.skip()) return;
+      this.stepsSinceCheckpoint++;
       this.lastLogs = await this.runStep(name, e);
-      this.opts.onStep?.(name, this.lastLogs);
+      const opt = steps.get(name)!.optimizer;
+      this.opts.onStep?.(name, this.lastLogs, {
+        event: this.events,
+        optimizerStep: opt ? this.optimizerSteps[opt.name] : null,
+      });
+      if (this.stopRequested) {
+        // Any event boundary is a consistent place to resume from.
+        const p = await this.checkpoint();
+        throw new StoppedError(
+          `stopped after event ${this.events}; checkpoint written: ${p} (run the same command again to resume)`,
+        );
+      }
       return;
     }
     switch (name) {
       case "checkpoint": {
+        if (e.args.length) {
+          const [label, index] = e.args.map((a) => this.evalHost(a.value, env));
+          if (label?.kind !== "string" || index?.kind !== "int" || e.args.length !== 2)
+            return fail(
+              'a named checkpoint takes a label and an index: checkpoint("after_task", task)',
+              e,
+            );
+          if (this.skip()) return;
+          const p = await this.snapshot(label.value, index.value);
+          this.opts.log(`snapshot written: ${p}`);
+          return;
+        }
         if (this.skip()) return;
         const p = await this.checkpoint();
         this.opts.log(`checkpoint written: ${p}`);
@@ -508,11 +633,22 @@ export class Session {
         const data = d?.kind === "Name" ? this.data.get(d.name) : undefined;
         if (!data?.select)
           return fail("select takes a concept data source and a concept index: select(seq, t)", e);
-        const v = this.evalHost(t, env);
-        if (v.kind !== "int") return fail("select's concept index must be an int", t);
+        // select(seq, a..b): the mixture of concepts a..b-1 (joint training).
+        const index = (x: Expr) => {
+          const v = this.evalHost(x, env);
+          if (v.kind !== "int")
+            return fail("select's concept index must be an int, or a range a..b of them", x);
+          return v.value;
+        };
+        const pick: number | [number, number] =
+          t?.kind === "Range" ? [index(t.start), index(t.end)] : index(t);
         // Not an event: the current concept is part of the data state, and re-selecting
         // on resume is harmless and keeps the run block's meaning obvious.
-        data.select(v.value);
+        try {
+          data.select(pick);
+        } catch (err) {
+          return fail((err as Error).message, e);
+        }
         return;
       }
       case "load": {
@@ -523,6 +659,7 @@ export class Session {
             'load takes a checkpoint path: load("runs/pretrain/checkpoint.safetensors")',
             e,
           );
+        if (existsSync(path.value)) this.baseCheckpoint = baseRecord(path.value);
         if (this.skip()) return;
         const n = this.loadWeights(path.value);
         this.opts.log(`loaded ${n} tensors from ${path.value}`);
@@ -548,6 +685,20 @@ export class Session {
           );
         if (this.skip()) return;
         await this.merge(ad.name);
+        return;
+      }
+      case "sample": {
+        // Not an event (events seed the training noise, which must not change); done before
+        // the checkpoint we resumed from when events < resumeFrom, and at the checkpoint's
+        // own event boundary when its grid is on disk (grids are written atomically).
+        const spec = sampleSpec(e, (x) => this.evalHost(x, env));
+        const sig = denoiseSignature(this.compiled.program.steps.get(spec.step)!.graph);
+        if (typeof sig === "string") return fail(`sample(${spec.step}): ${sig}`, e);
+        const step = Math.max(0, ...Object.values(this.optimizerSteps));
+        const path = sampleGridPath(this.opts.runDir, step);
+        if (this.events < this.resumeFrom) return;
+        if (this.events === this.resumeFrom && this.resumeFrom > 0 && existsSync(path)) return;
+        this.opts.log(await writeSampleGrid(this, spec, sig, path));
         return;
       }
       case "print": {

@@ -225,6 +225,29 @@ export const builtinDocs: Record<string, BuiltinDoc> = {
       "not a tensor: marks the rows `ids` of the parameter `param` as its only trainable part, for `minimize ... over`.",
     demos: [],
   },
+  adaptables: {
+    group: "Training",
+    shape:
+      "not a tensor: a list of the model's `adaptable` parameter tensors that this step's graph uses, in the order they were created.",
+    demos: [],
+  },
+  grad: {
+    group: "Training",
+    shape: "the shape of `wrt`; `loss` must be an f32 scalar.",
+    demos: [{ params: "x: [2, 3]", call: "grad(sum(square(x)), x)" }],
+  },
+  state: {
+    group: "Training",
+    shape:
+      'the shape and dtype of `like`. Named `NAME.PARAM` when `like` is a parameter (`state("fisher", w)` for `unet.h2.s_1.wk` is `fisher.unet.h2.s_1.wk`), else `NAME`; the same name in another step is the same tensor; saved in checkpoints.',
+    demos: [{ params: "x: [2, 3]", call: 'state("fisher", x)' }],
+  },
+  assign: {
+    group: "Training",
+    shape:
+      "the shape and dtype of `target` (a `state(...)` or an adapter's `past`); `value` must have them too, or be a scalar (broadcast). Reads of `target` in the same step see the old value. The result is `value`.",
+    demos: [{ params: "x: [2, 3]", call: 'assign(state("total", x), x * 2)' }],
+  },
   stop_gradient: {
     group: "Training",
     shape: "the shape and dtype of `x`.",

@@ -29,12 +29,18 @@ const dispatches = step.plan.kernels.map((k) => {
 let t = performance.now();
 await gpu.submit(dispatches);
 console.log(`first (cold/warm JIT) ${(performance.now() - t).toFixed(0)} ms`);
-const runs = [];
-for (let i = 0; i < 3; i++) runs.push(await gpu.submit(dispatches, { profile: true }));
+// Several profiled runs; each kernel's time is its minimum over them, which filters out
+// preemption by other processes on a shared machine (RUNS=n, default 3).
+const runs: Awaited<ReturnType<Gpu["submit"]>>[] = [];
+for (let i = 0; i < Number(process.env.RUNS ?? 3); i++)
+  runs.push(await gpu.submit(dispatches, { profile: true }));
 t = performance.now();
 const r = await gpu.submit(dispatches);
 console.log(`whole step ${r.ms.toFixed(1)} ms, ${dispatches.length} dispatches`);
-const last = runs[runs.length - 1].dispatches!;
+const last = runs[0].dispatches!.map((d, i) => ({
+  ...d,
+  ms: Math.min(...runs.map((r) => r.dispatches![i].ms)),
+}));
 const total = last.reduce((s, d) => s + d.ms, 0);
 const rows = last.map((d, i) => ({ ...d, k: step.plan.kernels[i] })).sort((a, b) => b.ms - a.ms);
 for (const d of rows.slice(0, Number(process.env.TOP ?? 25)))
@@ -42,6 +48,25 @@ for (const d of rows.slice(0, Number(process.env.TOP ?? 25)))
     `${d.ms.toFixed(2).padStart(8)} ms ${((100 * d.ms) / total).toFixed(1).padStart(5)}%  ${d.label.padEnd(40)} ${(d.k.flops / d.ms / 1e6).toFixed(2)} GFLOP/s  wg ${d.k.workgroups.join("x")}`,
   );
 console.log(`sum ${total.toFixed(1)} ms`);
+// DUMP=file.json: every kernel with its time, for offline analysis.
+if (process.env.DUMP) {
+  const { writeFileSync } = await import("node:fs");
+  const all = last.map((d, i) => {
+    const k = step.plan.kernels[i];
+    const out = k.bindings.filter((b) => "buffer" in b).at(-1) as { buffer: number };
+    const kind = step.plan.buffers[out.buffer].kind;
+    return {
+      name: k.name,
+      ms: d.ms,
+      workgroups: k.workgroups,
+      ops: k.ops,
+      flops: k.flops,
+      bytes: k.bytes,
+      kind,
+    };
+  });
+  writeFileSync(process.env.DUMP, JSON.stringify(all, null, 1));
+}
 // Time by kernel family: where a step's time goes at a glance.
 const family = (k: { name: string; wgsl: string }) =>
   /matmul|conv2d/.test(k.name)

@@ -49,6 +49,30 @@ class Emitter {
   identity: string[] | null = null;
   identityShape: number[] = [];
 
+  /**
+   * Variables of the innermost loop. When set, a `let` that uses none of them (directly
+   * or through other lets) goes to `outer`, emitted before the loop: a per-row load is
+   * then paid once per row instead of once per element.
+   */
+  innerVars = new Set<string>();
+  outer: string[] = [];
+  /** Multi-indices (with the shape) produced by unravelling a flat index, to that index. */
+  flatAlias = new Map<string, string>();
+
+  emitLet(name: string, expr: string): void {
+    const inner =
+      this.innerVars.size === 0 ||
+      (expr.match(/[A-Za-z_]\w*/g) ?? []).some((t) => this.innerVars.has(t));
+    if (!inner) return void this.outer.push(`let ${name} = ${expr};`);
+    this.lines.push(`let ${name} = ${expr};`);
+    if (this.innerVars.size) this.innerVars.add(name);
+  }
+
+  /** Lets hoisted out of the loop that read a buffer. */
+  hoistedLoads(): number {
+    return this.outer.filter((l) => /\b(in|ep_in)\d+\[/.test(l)).length;
+  }
+
   constructor(
     private g: Graph,
     private materialized: (id: number) => boolean,
@@ -85,7 +109,7 @@ class Emitter {
       return expr;
     }
     const name = this.fresh();
-    this.lines.push(`let ${name} = ${expr};`);
+    this.emitLet(name, expr);
     this.memo.set(key, name);
     return name;
   }
@@ -101,7 +125,8 @@ class Emitter {
         this.identity &&
         sameShape(n.type.shape, this.identityShape) &&
         idx.every((e, k) => e === this.identity![k]);
-      return `${this.binding(n.id)}[${same ? "i" : flatIndex(idx, n.type.shape)}]`;
+      const alias = this.flatAlias.get(`${idx.join(",")}|${n.type.shape.join("x")}`);
+      return `${this.binding(n.id)}[${same ? "i" : (alias ?? flatIndex(idx, n.type.shape))}]`;
     }
     this.inlined.add(n.id);
     const ins = n.inputs;
@@ -205,12 +230,23 @@ function reshapeIndex(idx: string[], outShape: number[], inShape: number[], em: 
     let j = 0;
     return inShape.map((d) => (d === 1 ? "0" : kept[j++]));
   }
-  const flat = em.fresh("f");
-  em.lines.push(`let ${flat} = ${flatIndex(idx, outShape)};`);
+  // At the root's own index the flat index is just `i`.
+  const atIdentity =
+    em.identity &&
+    sameShape(outShape, em.identityShape) &&
+    idx.every((e, k) => e === em.identity![k]);
+  let flat = "i";
+  if (!atIdentity) {
+    flat = em.fresh("f");
+    em.emitLet(flat, flatIndex(idx, outShape));
+  }
   const st = stridesOf(inShape);
-  return inShape.map((d, k) =>
+  const inIdx = inShape.map((d, k) =>
     d === 1 ? "0" : k === 0 ? `(${flat} / ${st[k]})` : `((${flat} / ${st[k]}) % ${d})`,
   );
+  // A buffer of shape inShape read at exactly this index is read at `flat`: no div/mod.
+  em.flatAlias.set(`${inIdx.join(",")}|${inShape.join("x")}`, flat);
+  return inIdx;
 }
 
 function unravel(flat: string, shape: number[]): string[] {
@@ -227,80 +263,172 @@ export function fusedKernel(
   materialized: (id: number) => boolean,
 ): FusedKernel {
   const n = g.node(root);
+  if (n.op === "sum" || n.op === "max" || n.op === "argmax")
+    return reduceKernel(g, root, materialized);
+  // Row runs when some operand is constant along the last axis (a softmax's row sum, a
+  // norm's statistics): each lane walks part of one row and loads those once.
+  const run = rowRunKernel(g, root, materialized);
+  if (run) return run;
   const em = new Emitter(g, (id) => id !== root && materialized(id));
-  const outT = wgslType(n.type.dtype);
+  const idx = unravel("i", n.type.shape);
+  em.identity = idx;
+  em.identityShape = n.type.shape;
+  em.inlined.add(root);
+  const v = em.value(root, idx);
+  const total = numel(n.type.shape);
+  return assemble(g, n, em, gridStrideHead, [...em.lines, `out[i] = ${v};`], ["  }", "}"], {
+    threads: Math.min(total, MAX_ELEMENTWISE_GROUPS * WORKGROUP),
+    count: total,
+  });
+}
+
+/** Lanes a row-run kernel aims for (rows are split into chunks below this). */
+const RUN_LANES = 8192;
+/** Rows shorter than this are not worth a loop. */
+const MIN_RUN = 8;
+
+function rowRunKernel(
+  g: Graph,
+  root: number,
+  materialized: (id: number) => boolean,
+): FusedKernel | null {
+  const n = g.node(root);
+  const shape = n.type.shape;
+  const L = shape[shape.length - 1] ?? 1;
+  const total = numel(shape);
+  if (L < MIN_RUN) return null;
+  const rows = total / L;
+  const chunks = Math.max(1, Math.min(Math.ceil(RUN_LANES / rows), Math.ceil(L / 16)));
+  const CH = Math.ceil(L / chunks);
+  const em = new Emitter(g, (id) => id !== root && materialized(id));
+  em.innerVars = new Set(["rj", "i"]);
+  const idx = [...unravel("row", shape.slice(0, -1)), "rj"];
+  em.identity = idx;
+  em.identityShape = shape;
+  em.inlined.add(root);
+  const v = em.value(root, idx);
+  if (em.hoistedLoads() === 0) return null;
+  const head = [
+    ...gridStrideHead.map((l) => l.replace(/\bi\b/g, "q")),
+    `    let row = q / ${chunks};`,
+    `    let c0 = (q % ${chunks}) * ${CH};`,
+    ...em.outer.map((l) => "    " + l),
+    `    for (var rj = c0; rj < min(c0 + ${CH}, ${L}); rj++) {`,
+  ];
+  const body = [`let i = row * ${L} + rj;`, ...em.lines, `out[i] = ${v};`];
+  const tasks = rows * chunks;
+  return assemble(
+    g,
+    n,
+    em,
+    head,
+    body.map((l) => "  " + l),
+    ["    }", "  }", "}"],
+    {
+      threads: Math.min(tasks, MAX_ELEMENTWISE_GROUPS * WORKGROUP),
+      count: tasks,
+    },
+  );
+}
+
+// Grid-stride loop over `count.x` items: lavapipe pays per workgroup, so a capped grid
+// walks the tensor.
+const gridStrideHead = [
+  `@compute @workgroup_size(${WORKGROUP})`,
+  "fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {",
+  `  let stride = i32(nwg.x * nwg.y * ${WORKGROUP}u);`,
+  `  for (var i = i32(gid.x + gid.y * nwg.x * ${WORKGROUP}u); i < i32(count.x); i += stride) {`,
+];
+
+function reduceKernel(g: Graph, root: number, materialized: (id: number) => boolean): FusedKernel {
+  const n = g.node(root);
+  const em = new Emitter(g, (id) => id !== root && materialized(id));
   const total = numel(n.type.shape);
   const body: string[] = [];
-  let split = false;
-  if (n.op === "sum" || n.op === "max" || n.op === "argmax") {
-    const x = n.inputs[0];
-    const xs = g.shape(x);
-    const axes =
-      n.op === "argmax"
-        ? [((n.attrs.axis as number) + xs.length) % xs.length]
-        : (n.attrs.axes as number[]).map((a) => (a + xs.length) % xs.length);
-    const keep = n.op === "argmax" ? false : !!n.attrs.keepdims;
-    const keptShape = xs.filter((_, k) => !axes.includes(k));
-    const outIdx = unravel("i", keep ? xs.map((d, k) => (axes.includes(k) ? 1 : d)) : keptShape);
-    const reduced = axes.map((k) => xs[k]);
-    const R = reduced.reduce((a, b) => a * b, 1);
-    // Few outputs over many elements: a workgroup per output, lanes stride the reduction.
-    split = n.op !== "argmax" && total <= 512 && R >= 1024;
-    const rIdx = split ? unravel("r", reduced) : axes.map((k) => `r${k}`);
-    const inIdx: string[] = [];
-    let j = 0;
-    xs.forEach((_, k) => {
-      if (axes.includes(k)) inIdx.push(rIdx[axes.indexOf(k)]);
-      else inIdx.push(keep ? outIdx[k] : outIdx[j++]);
-    });
-    const xt = wgslType(g.type(x).dtype);
-    const init =
-      n.op === "sum"
-        ? xt === "i32"
-          ? "0"
-          : "0.0"
-        : xt === "i32"
-          ? "-2147483647"
-          : "-3.4028234e38";
-    body.push(`var acc: ${xt} = ${init};`);
-    if (n.op === "argmax") body.push("var best: i32 = 0;");
-    let indent = "";
-    if (split) {
-      body.push(`for (var r: i32 = lane; r < ${R}; r += ${WORKGROUP}) {`);
-      indent = "  ";
-    } else {
-      for (const k of axes) {
-        body.push(`${indent}for (var r${k}: i32 = 0; r${k} < ${xs[k]}; r${k}++) {`);
-        indent += "  ";
-      }
-    }
-    const v = em.value(x, inIdx);
-    for (const l of em.lines) body.push(indent + l);
-    if (n.op === "sum") body.push(`${indent}acc += ${v};`);
-    else if (n.op === "max") body.push(`${indent}acc = max(acc, ${v});`);
-    else body.push(`${indent}if (${v} > acc) { acc = ${v}; best = r${axes[0]}; }`);
-    for (let k = split ? 0 : axes.length - 1; k >= 0; k--) {
-      indent = indent.slice(2);
-      body.push(`${indent}}`);
-    }
-    if (split) {
-      const combine = n.op === "sum" ? "acc += part[k];" : "acc = max(acc, part[k]);";
-      body.push(
-        "part[lane] = acc;",
-        "workgroupBarrier();",
-        "if (lane != 0) { return; }",
-        `for (var k = 1; k < ${WORKGROUP}; k++) { ${combine} }`,
-        "out[i] = acc;",
-      );
-    } else body.push(n.op === "argmax" ? "out[i] = best;" : `out[i] = acc;`);
+  const x = n.inputs[0];
+  const xs = g.shape(x);
+  const axes =
+    n.op === "argmax"
+      ? [((n.attrs.axis as number) + xs.length) % xs.length]
+      : (n.attrs.axes as number[]).map((a) => (a + xs.length) % xs.length);
+  const keep = n.op === "argmax" ? false : !!n.attrs.keepdims;
+  const keptShape = xs.filter((_, k) => !axes.includes(k));
+  const outIdx = unravel("i", keep ? xs.map((d, k) => (axes.includes(k) ? 1 : d)) : keptShape);
+  const reduced = axes.map((k) => xs[k]);
+  const R = reduced.reduce((a, b) => a * b, 1);
+  // Few outputs over many elements: a workgroup per output, lanes stride the reduction.
+  const split = n.op !== "argmax" && total <= 512 && R >= 1024;
+  const rIdx = split ? unravel("r", reduced) : axes.map((k) => `r${k}`);
+  // Loads that do not depend on the reduction index are hoisted out of the loop.
+  em.innerVars = new Set(split ? ["r"] : axes.map((k) => `r${k}`));
+  const inIdx: string[] = [];
+  let j = 0;
+  xs.forEach((_, k) => {
+    if (axes.includes(k)) inIdx.push(rIdx[axes.indexOf(k)]);
+    else inIdx.push(keep ? outIdx[k] : outIdx[j++]);
+  });
+  const xt = wgslType(g.type(x).dtype);
+  const init =
+    n.op === "sum" ? (xt === "i32" ? "0" : "0.0") : xt === "i32" ? "-2147483647" : "-3.4028234e38";
+  const v = em.value(x, inIdx);
+  body.push(...em.outer);
+  body.push(`var acc: ${xt} = ${init};`);
+  if (n.op === "argmax") body.push("var best: i32 = 0;");
+  let indent = "";
+  if (split) {
+    body.push(`for (var r: i32 = lane; r < ${R}; r += ${WORKGROUP}) {`);
+    indent = "  ";
   } else {
-    const idx = unravel("i", n.type.shape);
-    em.identity = idx;
-    em.identityShape = n.type.shape;
-    em.inlined.add(root);
-    const v = em.value(root, idx);
-    body.push(...em.lines, `out[i] = ${outT === wgslType(n.type.dtype) ? v : `${outT}(${v})`};`);
+    for (const k of axes) {
+      body.push(`${indent}for (var r${k}: i32 = 0; r${k} < ${xs[k]}; r${k}++) {`);
+      indent += "  ";
+    }
   }
+  for (const l of em.lines) body.push(indent + l);
+  if (n.op === "sum") body.push(`${indent}acc += ${v};`);
+  else if (n.op === "max") body.push(`${indent}acc = max(acc, ${v});`);
+  else body.push(`${indent}if (${v} > acc) { acc = ${v}; best = r${axes[0]}; }`);
+  for (let k = split ? 0 : axes.length - 1; k >= 0; k--) {
+    indent = indent.slice(2);
+    body.push(`${indent}}`);
+  }
+  if (split) {
+    const combine = n.op === "sum" ? "acc += part[k];" : "acc = max(acc, part[k]);";
+    body.push(
+      "part[lane] = acc;",
+      "workgroupBarrier();",
+      "if (lane != 0) { return; }",
+      `for (var k = 1; k < ${WORKGROUP}; k++) { ${combine} }`,
+      "out[i] = acc;",
+    );
+  } else body.push(n.op === "argmax" ? "out[i] = best;" : `out[i] = acc;`);
+  const head = split
+    ? [
+        `var<workgroup> part: array<${xt}, ${WORKGROUP}>;`,
+        `@compute @workgroup_size(${WORKGROUP})`,
+        "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {",
+        "  let i = i32(wid.x);",
+        "  let lane = i32(li);",
+        "  if (i >= i32(count.x)) { return; }",
+      ]
+    : gridStrideHead;
+  return assemble(g, n, em, head, body, split ? ["}"] : ["  }", "}"], {
+    threads: split ? total * WORKGROUP : Math.min(total, MAX_ELEMENTWISE_GROUPS * WORKGROUP),
+    count: total,
+  });
+}
+
+/** Bindings, helpers, the kernel head, the body (indented into the head's loop) and tail. */
+function assemble(
+  g: Graph,
+  n: IrNode,
+  em: Emitter,
+  head: string[],
+  body: string[],
+  tail: string[],
+  size: { threads: number; count: number },
+): FusedKernel {
+  const outT = wgslType(n.type.dtype);
   // The root itself is computed here even when "materialized".
   const decls = em.reads.map(
     (id, k) =>
@@ -309,35 +437,19 @@ export function fusedKernel(
   decls.push(
     `@group(0) @binding(${em.reads.length}) var<storage, read_write> out: array<${outT}>;`,
   );
-  // The element count is a uniform, so kernels that differ only in size share a pipeline.
+  // The item count is a uniform, so kernels that differ only in size share a pipeline.
   decls.push(`@group(0) @binding(${em.reads.length + 1}) var<uniform> count: vec4<u32>;`);
   const helpers = [...em.helpers].sort().map((h) => (h === "randn" ? wgslHash : wgslHelpers[h]));
-  const head = split
-    ? [
-        `var<workgroup> part: array<${wgslType(g.type(n.inputs[0]).dtype)}, ${WORKGROUP}>;`,
-        `@compute @workgroup_size(${WORKGROUP})`,
-        "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {",
-        "  let i = i32(wid.x);",
-        "  let lane = i32(li);",
-        "  if (i >= i32(count.x)) { return; }",
-      ]
-    : [
-        `@compute @workgroup_size(${WORKGROUP})`,
-        "fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {",
-        // Grid-stride loop: lavapipe pays per workgroup, so a capped grid walks the tensor.
-        `  let stride = i32(nwg.x * nwg.y * ${WORKGROUP}u);`,
-        `  for (var i = i32(gid.x + gid.y * nwg.x * ${WORKGROUP}u); i < i32(count.x); i += stride) {`,
-      ];
-  const tail = split ? ["}", ""] : ["  }", "}", ""];
-  const pad = split ? "  " : "    ";
-  const wgsl = [...decls, ...helpers, ...head, ...body.map((l) => pad + l), ...tail].join("\n");
+  const pad =
+    head === gridStrideHead || head[head.length - 1].startsWith("    for") ? "    " : "  ";
+  const wgsl = [...decls, ...helpers, ...head, ...body.map((l) => pad + l), ...tail, ""].join("\n");
   return {
     wgsl,
     reads: em.reads,
     inlined: [...em.inlined].sort((a, b) => a - b),
-    threads: split ? total * WORKGROUP : Math.min(total, MAX_ELEMENTWISE_GROUPS * WORKGROUP),
-    elements: total,
-    uniform: [total, 0, 0, 0],
+    threads: size.threads,
+    elements: numel(n.type.shape),
+    uniform: [size.count, 0, 0, 0],
   };
 }
 

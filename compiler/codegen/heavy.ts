@@ -2,7 +2,7 @@
 // by compiler/kernels with shapes in uniforms, so one pipeline serves many sizes) and the
 // embedding gather.
 import { type Graph, type IrNode, numel } from "../ir.ts";
-import { matmulKernel, matmulVec4Ok } from "../kernels/matmul.ts";
+import { matmulKernel, matmulVec4Ok, orientMatmul } from "../kernels/matmul.ts";
 import { convDims } from "../ops/conv.ts";
 import { matmulDims } from "../ops/matmul.ts";
 import {
@@ -58,18 +58,22 @@ function matmul(g: Graph, n: IrNode, target: Target, epilogue?: Epilogue): Heavy
     batch = 1;
     strideA = 0;
   }
-  const params = { M, N: d.N, K: d.K, batch, strideA, strideB, strideC: M * d.N };
-  const vec4 = matmulVec4Ok({ transA, transB }, params);
-  const k = matmulKernel({ transA, transB, subgroups: target.subgroups, vec4, epilogue });
+  const o = orientMatmul(
+    { transA, transB },
+    { M, N: d.N, K: d.K, batch, strideA, strideB, strideC: M * d.N },
+  );
+  const params = o.params;
+  const vec4 = matmulVec4Ok(o.opts, params);
+  const k = matmulKernel({ ...o.opts, subgroups: target.subgroups, vec4, epilogue });
   return {
     wgsl: k.wgsl,
     bindings: [
-      { kind: "value", id: a },
-      { kind: "value", id: b },
+      { kind: "value", id: o.swap ? b : a },
+      { kind: "value", id: o.swap ? a : b },
       { kind: "out" },
       { kind: "uniform", data: k.uniforms(params) },
     ],
-    workgroups: k.workgroups(M, d.N, batch),
+    workgroups: k.workgroups(params.M, params.N, batch),
     flops: 2 * numel(d.batch) * d.M * d.N * d.K,
   };
 }

@@ -4,6 +4,7 @@
 import type { Arg, Node } from "../../grammar/ast.ts";
 import { didYouMean } from "../diagnostics.ts";
 import { axis, numel } from "../ir.ts";
+import { trainingBuiltins } from "./builtins-training.ts";
 import type { Elaborator } from "./elaborator.ts";
 import {
   asBool,
@@ -21,7 +22,7 @@ import {
 
 type ArgKind = "tensor" | "int" | "float" | "bool" | "string" | "ints" | "tensors" | "any";
 
-interface Builtin {
+export interface Builtin {
   params: { name: string; kind: ArgKind; default?: Value }[];
   doc: string;
   example: string;
@@ -468,6 +469,7 @@ def("rows", {
     return { kind: "rows", param: p.id, ids: a.ids as number };
   },
 });
+for (const [name, b] of Object.entries(trainingBuiltins)) def(name, b);
 def("stop_gradient", {
   params: [tensorParam("x")],
   doc: "x, treated as a constant by autodiff",

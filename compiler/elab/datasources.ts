@@ -34,7 +34,7 @@ const imageClassification = (doc: string, size: number): DataSchema => ({
 
 export const dataSchemas: Record<string, DataSchema> = {
   concepts: {
-    doc: 'a sequence of concepts to learn one at a time (default: the first ten reserved emoji, all their artist styles); `select(data, t)` in run picks concept t, whose prompt is "a photo of <v{t+1}>"',
+    doc: 'a sequence of concepts to learn one at a time (default: the first ten reserved emoji, all their artist styles); `select(data, t)` in run picks concept t, whose prompt is "a photo of <v{t+1}>"; `select(data, a..b)` mixes concepts a..b-1, each image with its own prompt',
     params: [
       {
         name: "names",
@@ -54,6 +54,31 @@ export const dataSchemas: Record<string, DataSchema> = {
       vocab: emojiTokenizer().size,
       max_tokens: MAX_TOKENS,
       count: String(a.names).split(",").filter(Boolean).length,
+    }),
+  },
+  concept_images: {
+    doc: "the real images of a list of concepts (emoji names, reserved ones included, every artist style) labelled by their position in the list, for training a concept classifier; `hold_out` names one artist style that is the whole test split and absent from the train split; random flips in the train split",
+    params: [
+      {
+        name: "names",
+        kind: "string",
+        default: "octopus,snail,koala,crocodile,mushroom,cactus,saxophone,microscope,sailboat,moai",
+      },
+      { name: "split", kind: "string", default: "train", choices: ["train", "test"] },
+      { name: "hold_out", kind: "string", default: "" },
+      { name: "size", kind: "int", default: 32 },
+      { name: "batch", kind: "int" },
+      { name: "shuffle", kind: "bool", default: false },
+      { name: "seed", kind: "int", default: 0 },
+    ],
+    fields: (a) => ({
+      x: { dtype: "f32", shape: [a.batch as number, 3, a.size as number, a.size as number] },
+      y: { dtype: "i32", shape: [a.batch as number] },
+    }),
+    constants: (a) => ({
+      classes: String(a.names)
+        .split(",")
+        .filter((n) => n.trim()).length,
     }),
   },
   emoji: {

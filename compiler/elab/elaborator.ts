@@ -83,6 +83,8 @@ export class Elaborator {
   private randnStreams = 0;
   /** The block calls being elaborated, outermost first. */
   private calls: Node[] = [];
+  /** Compile-time loop iterations so far: nested loops multiply, so the total is capped too. */
+  private unrolled = 0;
 
   constructor(readonly ctx: ElabContext) {}
 
@@ -421,6 +423,14 @@ export class Elaborator {
   /** Checks a value against a declared type, binding shape symbols in env. */
   checkType(v: Value, t: TypeExpr, env: Env, what: string, at: Node): Value {
     if (t.kind === "ScalarType") {
+      // `batch: int = 1e308` is an integer to JavaScript, and a shape no tensor can have.
+      if (
+        t.name === "int" &&
+        isNumber(v) &&
+        Number.isInteger(v.value) &&
+        !Number.isSafeInteger(v.value)
+      )
+        return fail(`${what} is too large for an int: ${v.value} (the limit is 2^53 - 1)`, at);
       const ok =
         (t.name === "int" &&
           (v.kind === "int" || (v.kind === "float" && Number.isInteger(v.value)))) ||
@@ -552,12 +562,23 @@ export class Elaborator {
       }
       case "For": {
         const it = this.evalExpr(s.iterable, f);
+        // Checked before the range is materialized: `0..1e12` must not allocate first.
+        if (it.kind === "range" && it.end - it.start > 10000)
+          return fail(
+            `a compile-time loop of ${it.end - it.start} iterations is too long`,
+            s.iterable,
+          );
         const items =
           it.kind === "range" ? rangeItems(it.start, it.end) : it.kind === "list" ? it.items : null;
         if (!items) return fail(`cannot loop over ${describe(it)}`, s.iterable);
         if (items.length > 10000)
           return fail(`a compile-time loop of ${items.length} iterations is too long`, s.iterable);
         for (const item of items) {
+          if (++this.unrolled > MAX_UNROLLED)
+            return fail(
+              `compile-time loops unroll more than ${MAX_UNROLLED} iterations in total (nested loops multiply)`,
+              s.iterable,
+            );
           const env = f.env.child();
           env.define(s.variable.name, item);
           const inner: Frame = { env, scope: f.scope, binding: null };
@@ -594,6 +615,8 @@ export class Elaborator {
 }
 
 export type { Frame };
+
+const MAX_UNROLLED = 100_000;
 
 function rangeItems(a: number, b: number): Value[] {
   const out: Value[] = [];

@@ -15,7 +15,7 @@ import type {
 } from "../../grammar/ast.ts";
 import { grad } from "../autodiff.ts";
 import { CompileError, type Diagnostic, didYouMean, error } from "../diagnostics.ts";
-import type { Graph } from "../ir.ts";
+import { ShapeError, type Graph } from "../ir.ts";
 import type { AdapterSpec } from "./adapters.ts";
 import { dataSchemas } from "./datasources.ts";
 import { Elaborator, Env, type Frame } from "./elaborator.ts";
@@ -504,7 +504,10 @@ function elaborateStep(
     const prefixes: string[] = [];
     const exact = new Set<number>();
     const masks = new Map<number, number>(); // param -> i32 row ids it may change
-    for (const o of mz.over) {
+    // Lists (`adaptables(unet)`) are flattened into the targets.
+    const flat = (vs: Value[]): Value[] =>
+      vs.flatMap((v) => (v.kind === "list" ? flat(v.items) : [v]));
+    for (const o of flat(mz.over)) {
       if (o.kind === "block" && o.scope) prefixes.push(o.scope + ".");
       else if (o.kind === "adapter") prefixes.push(`${o.name}.a.`, `${o.name}.b.`);
       else if (o.kind === "tensor" && g.node(o.id).op === "param") exact.add(o.id);
@@ -513,7 +516,7 @@ function elaborateStep(
         masks.set(o.param, o.ids);
       } else
         fail(
-          `'minimize ... over' takes models, adapters, parameters or rows(...), got ${describe(o)}`,
+          `'minimize ... over' takes models, adapters, parameters, rows(...) or lists of them, got ${describe(o)}`,
           mz.at,
         );
     }
@@ -528,11 +531,19 @@ function elaborateStep(
     if (trainable.length === 0)
       fail("nothing to train: no parameter of the listed models is used by the loss", mz.at);
     g.loc = mz.at.range;
-    const grads = grad(
-      g,
-      mz.loss,
-      trainable.map((p) => p.id),
-    );
+    let grads: ReturnType<typeof grad>;
+    try {
+      grads = grad(
+        g,
+        mz.loss,
+        trainable.map((p) => p.id),
+      );
+    } catch (e) {
+      // The forward graph passed its shape checks; the gradient's can still fail on sizes
+      // past float range (found by fuzzing: a dimension of 1e308).
+      if (e instanceof ShapeError) fail(`cannot differentiate the loss: ${e.message}`, mz.at);
+      throw e;
+    }
     emitOptimizer(
       g,
       optimizer,

@@ -7,9 +7,18 @@ import type { Expr, Stmt } from "../../grammar/ast.ts";
 import { didYouMean } from "../diagnostics.ts";
 import { Env } from "./elaborator.ts";
 import type { StepGraph } from "./program.ts";
+import { checkSampleCall } from "./sample-call.ts";
 import { fail, type Value } from "./values.ts";
 
-export const RUN_COMMANDS = ["checkpoint", "evaluate", "print", "merge", "select", "load"];
+export const RUN_COMMANDS = [
+  "checkpoint",
+  "evaluate",
+  "print",
+  "merge",
+  "select",
+  "load",
+  "sample",
+];
 export const RUN_OPERATORS = ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">="];
 
 let adapterNames: string[] = [];
@@ -99,9 +108,25 @@ function call(e: Expr, env: Env, steps: Map<string, StepGraph>) {
     return;
   }
   switch (name) {
-    case "checkpoint":
-      if (e.args.length) return fail("checkpoint() takes no arguments", e);
+    case "checkpoint": {
+      // checkpoint() is the resume point; checkpoint("after_task", t) also keeps a snapshot
+      // (RUN_DIR/after_task_<t>.safetensors), so the label must be file-name safe.
+      if (e.args.length === 0) return;
+      const [label, index] = e.args.map((a) => a.value);
+      if (
+        e.args.length !== 2 ||
+        label.kind !== "String" ||
+        !/^[A-Za-z_][A-Za-z0-9_-]*$/.test(label.value)
+      )
+        return fail(
+          'checkpoint takes no arguments, or a snapshot name and index: checkpoint("after_task", task)',
+          e,
+        );
+      if (index.kind === "String" || index.kind === "Bool")
+        return fail("a snapshot index is an int, e.g. the task loop's variable", index);
+      expr(index, env);
       return;
+    }
     case "evaluate": {
       const arg = e.args[0]?.value;
       if (e.args.length !== 1 || arg.kind !== "Name" || !steps.has(arg.name)) {
@@ -117,11 +142,15 @@ function call(e: Expr, env: Env, steps: Map<string, StepGraph>) {
     case "print":
       for (const a of e.args) expr(a.value, env);
       return;
+    case "sample": // sample(denoise, "prompt", ..., n: 4): a grid in RUN_DIR/samples/
+      return checkSampleCall(e, steps, (x) => expr(x, env));
     case "select": {
       const d = e.args[0]?.value;
       if (e.args.length !== 2 || d.kind !== "Name")
         return fail("select takes a concept data source and a concept index: select(seq, t)", e);
-      expr(e.args[1].value, env);
+      const t = e.args[1].value; // an index, or a range a..b: the mixture of those concepts
+      if (t.kind === "Range") [t.start, t.end].forEach((x) => expr(x, env));
+      else expr(t, env);
       return;
     }
     case "load": {

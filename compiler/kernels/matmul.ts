@@ -1,13 +1,22 @@
 // Batched matmul C[b] = op(A[b]) @ op(B[b]) as WGSL text. Shapes live in a uniform so one
 // pipeline per (transA, transB, subgroups, vec4, epilogue, schedule) serves every size.
 import type { Epilogue } from "./epilogue.ts";
-import { gemmWgsl, gemmWorkgroups, LAVAPIPE_SCHEDULE, rowGroups, type Schedule } from "./gemm.ts";
+import {
+  gemmWgsl,
+  gemmWorkgroups,
+  LANES,
+  LAVAPIPE_SCHEDULE,
+  rowGroups,
+  type Schedule,
+} from "./gemm.ts";
 
 export interface MatmulOptions {
   /** A is stored [K, M] (row-major) and used transposed. */
   transA: boolean;
   /** B is stored [N, K] and used transposed. */
   transB: boolean;
+  /** C is stored [N, M]: the kernel's (row, col) result goes to C[col * M + row]. */
+  transC?: boolean;
   subgroups: boolean;
   epilogue?: Epilogue;
   schedule?: Schedule;
@@ -53,6 +62,33 @@ export function matmulVec4Ok(
     p.strideB % 4 === 0 &&
     (!opts.transA || rows % 4 === 0)
   );
+}
+
+/**
+ * The orientation to compute C = op(A) op(B) in. A lane owns 8 rows x 4 columns and an
+ * 8-lane group 32 columns, so a narrow C (attention's N = head dim 16) wastes half the
+ * lanes on clamped columns; then compute C^T = op(B)^T op(A)^T instead, stored transposed.
+ */
+export function orientMatmul(
+  o: { transA: boolean; transB: boolean },
+  p: MatmulParams,
+  schedule: Schedule = LAVAPIPE_SCHEDULE,
+): {
+  opts: { transA: boolean; transB: boolean; transC: boolean };
+  params: MatmulParams;
+  swap: boolean;
+} {
+  const padded = (M: number, N: number) =>
+    Math.ceil(M / schedule.rows) * schedule.rows * Math.ceil(N / (LANES * 4)) * LANES * 4;
+  const swapped = {
+    opts: { transA: !o.transB, transB: !o.transA, transC: true },
+    params: { ...p, M: p.N, N: p.M, strideA: p.strideB, strideB: p.strideA },
+    swap: true,
+  };
+  const vecOk = matmulVec4Ok({ ...o, schedule }, p);
+  const swapVecOk = matmulVec4Ok({ ...swapped.opts, schedule }, swapped.params);
+  if (4 * padded(p.N, p.M) <= 3 * padded(p.M, p.N) && (swapVecOk || !vecOk)) return swapped;
+  return { opts: { ...o, transC: false }, params: p, swap: false };
 }
 
 const decls = (v: boolean) => {
@@ -139,7 +175,7 @@ export function matmulKernel(opts: MatmulOptions): MatmulKernel {
       bLoad: (j) => el("B", `bk + bc${j}`),
       bAdvance: `bk += ${sBk};`,
       bFast,
-      cIndex: "cBase + row * N + col",
+      cIndex: opts.transC ? "cBase + col * M + row" : "cBase + row * N + col",
     },
     { subgroups: opts.subgroups, schedule, epilogue: opts.epilogue, epilogueBinding: 4 },
   );

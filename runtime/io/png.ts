@@ -73,9 +73,39 @@ export interface DecodedImage {
   data: Float32Array;
 }
 
+const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
+/** Larger images are refused before decoding (a corrupt header must not allocate GBs). */
+export const MAX_PNG_PIXELS = 100_000_000;
+
+/** Checks the signature and the IHDR size so garbage fails fast with a clear reason. */
+function checkPngHeader(bytes: Uint8Array): void {
+  if (bytes.length < 8 || SIGNATURE.some((b, i) => bytes[i] !== b))
+    throw new Error("not a PNG file (wrong signature)");
+  // 8 signature + 4 length + "IHDR" + width + height
+  if (bytes.length < 24) throw new Error(`truncated PNG (${bytes.length} bytes, no IHDR)`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (String.fromCharCode(...bytes.subarray(12, 16)) !== "IHDR")
+    throw new Error("corrupt PNG (the first chunk is not IHDR)");
+  const w = dv.getUint32(16);
+  const h = dv.getUint32(20);
+  if (w === 0 || h === 0 || w * h > MAX_PNG_PIXELS)
+    throw new Error(`PNG header says ${w}×${h} pixels (limit ${MAX_PNG_PIXELS / 1e6} MP)`);
+}
+
 /** Decode any PNG (palette, 1–16 bit, with or without alpha) to HWC floats. */
 export function decodePngBytes(bytes: Uint8Array): DecodedImage {
-  const png = decode(bytes);
+  checkPngHeader(bytes);
+  let png: ReturnType<typeof decode>;
+  try {
+    png = decode(bytes);
+  } catch (e) {
+    const m = (e as Error).message.replace(/:\s*$/, "");
+    throw new Error(
+      /outside the bounds|decompress|end of/i.test(m)
+        ? `truncated or corrupt PNG data (${m})`
+        : `corrupt PNG (${m})`,
+    );
+  }
   const { width, height } = png;
   if (png.palette) {
     const rgb = convertIndexedToRgb(png);
@@ -86,6 +116,9 @@ export function decodePngBytes(bytes: Uint8Array): DecodedImage {
   }
   const channels = png.channels;
   const n = width * height * channels;
+  const packed = png.depth >= 8 ? n : height * Math.ceil((width * channels * png.depth) / 8);
+  if (png.data.length < packed)
+    throw new Error(`truncated PNG data (${png.data.length} of ${packed} samples)`);
   const data = new Float32Array(n);
   if (png.depth >= 8) {
     const max = png.depth === 16 ? 65535 : 255;

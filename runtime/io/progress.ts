@@ -39,7 +39,9 @@ export class Progress {
   private readonly tty: boolean;
   private readonly width: number;
   private readonly now: () => number;
-  private readonly start: number;
+  private start: number;
+  /** Steps already done when this process began (a resumed run): not part of the rate. */
+  private base = 0;
   private lastPrint = -Infinity;
   private lastPct = -1;
   private lastLen = 0;
@@ -63,7 +65,7 @@ export class Progress {
     const frac = Math.min(1, this.step / this.total);
     const filled = Math.round(frac * this.width);
     const elapsed = (this.now() - this.start) / 1000;
-    const rate = elapsed > 0 ? this.step / elapsed : 0;
+    const rate = elapsed > 0 ? (this.step - this.base) / elapsed : 0;
     const parts = [
       `${this.label ? this.label + " " : ""}[${"#".repeat(filled)}${".".repeat(this.width - filled)}] ${this.step}/${this.total}`,
       ...Object.entries(this.stats).map(([k, v]) => `${k} ${formatValue(v)}`),
@@ -73,6 +75,16 @@ export class Progress {
         : `ETA ${rate > 0 ? formatDuration((this.total - this.step) / rate) : "?"}`,
     ];
     return parts.join("  ");
+  }
+
+  /**
+   * The run resumes at `step` (its earlier steps were done by another process): the bar
+   * shows it, and the rate and ETA count only steps done from here on.
+   */
+  resumeAt(step: number): void {
+    this.step = step;
+    this.base = step;
+    this.start = this.now();
   }
 
   update(step: number, stats: Record<string, number | string> = {}): void {

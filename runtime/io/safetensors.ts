@@ -150,9 +150,11 @@ function parseHeader(path: string, fd: number): SafetensorsHeader {
   };
   if (size < 8) fail(`file is ${size} bytes, too short for the 8-byte header length`);
   const lenView = new DataView(readExact(fd, 8, 0).buffer);
-  const headerLen = Number(lenView.getBigUint64(0, true));
-  if (headerLen > size - 8)
-    fail(`header length ${headerLen} is beyond the end of the ${size}-byte file`);
+  // Compared as a bigint: a garbage u64 would lose digits as a Number.
+  const rawLen = lenView.getBigUint64(0, true);
+  if (rawLen > BigInt(size - 8))
+    fail(`header length ${rawLen} is beyond the end of the ${size}-byte file`);
+  const headerLen = Number(rawLen);
   if (headerLen > MAX_HEADER)
     fail(`header length ${headerLen} exceeds the ${MAX_HEADER}-byte limit`);
   let raw: unknown;

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 
 const ROOT = join(import.meta.dirname, "../..");
 const PROGRAM = "test/fixtures/runtime/tiny-mlp.cld";
@@ -55,6 +55,47 @@ describe("cldc basics", () => {
     expect(r.status).toBe(0);
     for (const cmd of ["check", "compile", "train", "explain"])
       expect(r.stdout).toMatch(new RegExp(`^  cldc ${cmd} `, "m"));
+  });
+
+  it("CMD --help / -h prints that command's usage to stdout, exit 0, even with other options", async () => {
+    // In process (a spawn per command would take seconds each); the spawned path is below.
+    const { main } = await import("../../cli/main.ts");
+    const run = async (...args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const log = vi.spyOn(console, "log").mockImplementation((s) => void out.push(String(s)));
+      const error = vi.spyOn(console, "error").mockImplementation((s) => void err.push(String(s)));
+      try {
+        return { status: await main(args), stdout: out.join("\n"), stderr: err.join("\n") };
+      } finally {
+        log.mockRestore();
+        error.mockRestore();
+      }
+    };
+    for (const cmd of ["check", "compile", "train", "explain", "sample", "eval", "fmt"]) {
+      for (const flag of ["--help", "-h"]) {
+        const r = await run(cmd, flag);
+        expect(r.status, `${cmd} ${flag}`).toBe(0);
+        expect(r.stdout.split("\n")[0], cmd).toMatch(new RegExp(`^usage: cldc ${cmd} `));
+        expect(r.stderr, cmd).toBe("");
+      }
+    }
+    // Help wins over options that would otherwise be errors...
+    const r = await run("sample", "--bogus", "-h");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: cldc sample CHECKPOINT/);
+    // ...but after `--`, -h is not an option (here: a file name that does not exist).
+    const after = await run("check", "--", "-h");
+    expect(after.status).toBe(1);
+    expect(after.stderr).toContain("-h");
+  });
+
+  it("cldc train --help documents checkpointing, NaN debugging and Ctrl-C", () => {
+    const r = cldc("train", "--help");
+    expect(r.status).toBe(0);
+    expect(ourLines(r.stderr)).toEqual([]);
+    for (const s of ["--checkpoint-steps N", "--checkpoint-every", "--debug-nans", "exits 130"])
+      expect(r.stdout).toContain(s);
   });
 
   it("--version prints package.json's version", () => {

@@ -169,6 +169,38 @@ const cases: Case[] = [
       return g.div(e, g.broadcast(g.sum(e, [1], true), [5, 7]));
     },
   },
+  {
+    // Rows of 37 split into ragged chunks (13, 13, 11): the row-run layout, whose per-row
+    // operands (max, sum) are loaded once per chunk.
+    name: "softmax, long rows (row-run layout)",
+    types: [f(3, 37)],
+    build: (g, [x]) => {
+      const m = g.broadcast(g.op("max", [x], { axes: [1], keepdims: true }), [3, 37]);
+      const e = g.op("exp", [g.sub(x, m)]);
+      return g.div(e, g.broadcast(g.sum(e, [1], true), [3, 37]));
+    },
+  },
+  {
+    name: "per-row scale and shift over a 3-d tensor (row-run layout)",
+    types: [f(2, 3, 19), f(2, 3, 1), f(3, 1)],
+    build: (g, [x, a, b]) =>
+      g.op("tanh", [g.add(g.mul(g.sub(x, g.broadcast(g.sum(x, [2], true), [2, 3, 19])), a), b)]),
+  },
+  {
+    // A group norm's shape: channels regrouped by a reshape, per-group statistics.
+    name: "reshape into groups, per-group centering (flat-index aliasing)",
+    types: [f(2, 6, 12), f(6, 1)],
+    build: (g, [x, w]) => {
+      const xg = g.reshape(x, [2, 3, 24]);
+      const c = g.sub(xg, g.broadcast(g.sum(xg, [2], true), [2, 3, 24]));
+      return g.mul(g.reshape(g.op("square", [c]), [2, 6, 12]), g.broadcast(w, [2, 6, 12]));
+    },
+  },
+  {
+    name: "reduction with a per-output operand hoisted out of its loop",
+    types: [f(4, 9, 11), f(4, 1, 1)],
+    build: (g, [x, y]) => g.sum(g.mul(g.op("exp", [x]), g.broadcast(y, [4, 9, 11])), [1, 2], true),
+  },
 ];
 
 async function check(c: Case, backward: boolean) {

@@ -23,6 +23,20 @@ describe("Progress", () => {
     expect(p.line()).toBe("train [#.........] 123/1500  loss 0.234  12.3 steps/s  ETA 1m52s");
   });
 
+  it("after a resume, counts only the steps done in this process", () => {
+    let t = 0;
+    const { stream } = sink();
+    const p = new Progress({ total: 20000, stream, tty: true, width: 10, now: () => t });
+    t = 500; // skipping the 704 steps of the checkpoint takes a moment
+    p.resumeAt(704);
+    expect(p.line()).toContain("704/20000");
+    t = 10_500;
+    p.update(754);
+    // 50 steps in 10 s, not 754 in 10.5 s
+    expect(p.line()).toContain("5.0 steps/s");
+    expect(p.line()).toContain("ETA 1h04m"); // (20000 - 754) / 5 s
+  });
+
   it("redraws one line with \\r on a TTY and ends with a newline", () => {
     let t = 0;
     const { out, stream } = sink();

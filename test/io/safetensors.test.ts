@@ -187,6 +187,31 @@ describe("safetensors", () => {
     ],
     ["trailing bytes", () => raw("tail.st", ok, new Uint8Array(12)), /tensors cover only 8/],
     [
+      "an 8-exabyte header length",
+      () => raw("huge-len.st", ok, new Uint8Array(8), 2 ** 63),
+      /header length 9223372036854775808 is beyond/,
+    ],
+    [
+      "offsets beyond 2^53",
+      () =>
+        raw(
+          "far.st",
+          { a: { dtype: "F32", shape: [2], data_offsets: [2 ** 60, 2 ** 60 + 8] } },
+          new Uint8Array(8),
+        ),
+      /invalid data_offsets/,
+    ],
+    [
+      "an offset past the data section",
+      () =>
+        raw(
+          "past.st",
+          { a: { dtype: "F32", shape: [2], data_offsets: [8, 16] } },
+          new Uint8Array(8),
+        ),
+      /truncated file: tensor a ends at data byte 16/,
+    ],
+    [
       "bad metadata",
       () => raw("md.st", { __metadata__: { a: 1 } }, new Uint8Array(0)),
       /__metadata__\.a is not a string/,

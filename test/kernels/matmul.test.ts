@@ -1,6 +1,11 @@
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Gpu } from "../../runtime/gpu.ts";
-import { matmulKernel, matmulVec4Ok, type MatmulParams } from "../../compiler/kernels/matmul.ts";
+import {
+  matmulKernel,
+  matmulVec4Ok,
+  orientMatmul,
+  type MatmulParams,
+} from "../../compiler/kernels/matmul.ts";
 import { biasEpilogue, biasEpilogueUniforms } from "../../compiler/kernels/epilogue.ts";
 import { expectClose, randomArray, runKernel } from "./harness.ts";
 
@@ -23,6 +28,8 @@ interface Case {
   vec4?: boolean;
   subgroups?: boolean;
   bias?: "none" | "relu" | "bias";
+  /** Let orientMatmul pick the orientation (narrow C is computed transposed). */
+  orient?: boolean;
 }
 
 function reference(c: Case, A: Float32Array, B: Float32Array, p: MatmulParams): Float64Array {
@@ -59,8 +66,15 @@ async function check(c: Case, seed: number): Promise<void> {
   };
   const A = randomArray((c.bcastA ? 1 : batch) * M * K, seed);
   const B = randomArray((c.bcastB ? 1 : batch) * K * N, seed + 1);
-  const opts = { transA: !!c.transA, transB: !!c.transB };
-  if (c.vec4 && !matmulVec4Ok(opts, p)) throw new Error("bad vec4 test case");
+  let opts = { transA: !!c.transA, transB: !!c.transB, transC: false };
+  let kp = p;
+  let [first, second] = [A, B];
+  if (c.orient) {
+    const o = orientMatmul(opts, p);
+    if (!o.swap) throw new Error("orientation test case is not swapped");
+    [opts, kp, first, second] = [o.opts, o.params, B, A];
+  }
+  if (c.vec4 && !matmulVec4Ok(opts, kp)) throw new Error("bad vec4 test case");
   const bias = c.bias && c.bias !== "none" ? randomArray(N, seed + 2) : null;
   const epilogue = bias
     ? biasEpilogue({ activation: c.bias === "relu" ? "relu" : "none" })
@@ -76,10 +90,10 @@ async function check(c: Case, seed: number): Promise<void> {
     gpu,
     k,
     "matmul",
-    [A, B],
+    [first, second],
     batch * M * N,
-    k.uniforms(p),
-    k.workgroups(M, N, batch),
+    k.uniforms(kp),
+    k.workgroups(kp.M, kp.N, batch),
     extra,
   );
   const want = reference(c, A, B, p);
@@ -148,6 +162,31 @@ describe("matmul", () => {
     await check({ M: 33, N: 17, K: 130, bias: "relu" }, 1000);
     await check({ M: 8, N: 64, K: 64, bias: "bias", vec4: true, batch: 2 }, 1001);
     await check({ M: 3, N: 7, K: 1, bias: "relu", batch: 2, bcastB: true }, 1002);
+  });
+
+  it("k tails below and after 32-wide chunks (attention head dims)", async () => {
+    let seed = 1200;
+    for (const K of [4, 8, 16, 20, 36, 44])
+      for (const [transA, transB] of [
+        [false, true],
+        [true, false],
+      ])
+        await check({ M: 20, N: 36, K, batch: 2, transA, transB, vec4: true }, seed++);
+  });
+
+  it("narrow outputs computed transposed (orientMatmul swap)", async () => {
+    // Few pipelines (each costs a JIT): both vec4 transposes, one scalar, one epilogue.
+    let seed = 1300;
+    for (const t of [false, true])
+      await check(
+        { M: 72, N: 16, K: 20, batch: 3, transA: t, transB: t, orient: true, vec4: true },
+        seed++,
+      );
+    await check({ M: 67, N: 5, K: 13, batch: 2, transB: true, orient: true }, seed++);
+    await check({ M: 33, N: 7, K: 9, bcastB: true, batch: 2, transB: true, orient: true }, seed++);
+    await check({ M: 64, N: 12, K: 36, bias: "relu", orient: true, vec4: true }, seed++);
+    const p = { M: 256, N: 256, K: 16, batch: 1, strideA: 0, strideB: 0, strideC: 0 };
+    expect(orientMatmul({ transA: false, transB: false }, p).swap).toBe(false);
   });
 
   it("fallback without subgroups", async () => {

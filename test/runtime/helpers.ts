@@ -31,9 +31,9 @@ export function session(
     log: (l) => lines.push(l),
     progressStream: { write: () => true },
     ...opts,
-    onStep: (name, l) => {
+    onStep: (name, l, at) => {
       logs.push(new Map(l));
-      opts.onStep?.(name, l);
+      opts.onStep?.(name, l, at);
     },
   });
   return { session: s, logs, lines };

@@ -1,0 +1,111 @@
+// Score-vs-task line charts as SVG (one panel per metric: a line per concept from the task
+// that learned it on, plus the average over the concepts learned so far), and the same
+// rendered to PNG with resvg.
+import { createRequire } from "node:module";
+
+export interface ChartPanel {
+  title: string;
+  /** s[t][i], NaN where undefined (i > t). */
+  matrix: number[][];
+  /** average[t] over the concepts learned so far. */
+  average: number[];
+  /** Fixed y range, or null to fit the data. */
+  range: [number, number] | null;
+  format: (v: number) => string;
+}
+
+const COLORS = [
+  "#1f77b4",
+  "#ff7f0e",
+  "#2ca02c",
+  "#d62728",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#7f7f7f",
+  "#bcbd22",
+  "#17becf",
+];
+
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+export function scoresSvg(panels: ChartPanel[], concepts: string[]): string {
+  const W = 420;
+  const H = 300;
+  const m = { l: 56, r: 16, t: 30, b: 40 };
+  const legendW = 130;
+  const width = panels.length * W + legendW;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${H}" viewBox="0 0 ${width} ${H}" font-family="DejaVu Sans, sans-serif" font-size="11">`,
+    `<rect width="${width}" height="${H}" fill="white"/>`,
+  ];
+  panels.forEach((p, k) => {
+    const T = p.matrix.length;
+    const ox = k * W;
+    const vals = p.matrix
+      .flat()
+      .concat(p.average)
+      .filter((v) => Number.isFinite(v));
+    let [lo, hi] = p.range ?? [Math.min(0, ...vals), Math.max(...vals, 1e-9)];
+    if (!(hi > lo)) hi = lo + 1;
+    const pw = W - m.l - m.r;
+    const ph = H - m.t - m.b;
+    const X = (t: number) => ox + m.l + (T === 1 ? pw / 2 : (t / (T - 1)) * pw);
+    const Y = (v: number) => m.t + ph - ((v - lo) / (hi - lo)) * ph;
+    out.push(
+      `<text x="${ox + m.l}" y="18" font-size="13" font-weight="bold">${esc(p.title)}</text>`,
+    );
+    for (let g = 0; g <= 4; g++) {
+      const v = lo + ((hi - lo) * g) / 4;
+      out.push(
+        `<line x1="${ox + m.l}" x2="${ox + m.l + pw}" y1="${Y(v)}" y2="${Y(v)}" stroke="#ddd"/>`,
+        `<text x="${ox + m.l - 4}" y="${Y(v) + 4}" text-anchor="end">${esc(p.format(v))}</text>`,
+      );
+    }
+    for (let t = 0; t < T; t++)
+      out.push(`<text x="${X(t)}" y="${H - m.b + 16}" text-anchor="middle">${t + 1}</text>`);
+    out.push(
+      `<text x="${ox + m.l + pw / 2}" y="${H - 6}" text-anchor="middle">after task</text>`,
+      `<rect x="${ox + m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`,
+    );
+    const line = (pts: [number, number][], color: string, w: number) => {
+      if (!pts.length) return;
+      out.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="${w}" points="${pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ")}"/>`,
+      );
+      for (const [x, y] of pts)
+        out.push(
+          `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${w + 1}" fill="${color}"/>`,
+        );
+    };
+    concepts.forEach((_, i) => {
+      const pts: [number, number][] = [];
+      for (let t = i; t < T; t++)
+        if (Number.isFinite(p.matrix[t][i])) pts.push([X(t), Y(p.matrix[t][i])]);
+      line(pts, COLORS[i % COLORS.length], 1.5);
+    });
+    line(
+      p.average.flatMap((v, t) => (Number.isFinite(v) ? [[X(t), Y(v)] as [number, number]] : [])),
+      "#000",
+      3,
+    );
+  });
+  const lx = panels.length * W + 8;
+  [...concepts, "average"].forEach((c, i) => {
+    const y = 40 + i * 16;
+    const color = i < concepts.length ? COLORS[i % COLORS.length] : "#000";
+    out.push(
+      `<line x1="${lx}" x2="${lx + 18}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="${i < concepts.length ? 2 : 3}"/>`,
+      `<text x="${lx + 24}" y="${y + 4}">${esc(c)}</text>`,
+    );
+  });
+  out.push("</svg>");
+  return out.join("\n") + "\n";
+}
+
+/** Renders an SVG to PNG bytes with @resvg/resvg-js (system fonts for the text). */
+export function svgToPng(svg: string): Uint8Array {
+  const require = createRequire(import.meta.url);
+  const { Resvg } = require("@resvg/resvg-js") as typeof import("@resvg/resvg-js");
+  return new Resvg(svg, { background: "white", font: { loadSystemFonts: true } }).render().asPng();
+}

@@ -1,0 +1,91 @@
+// The `concept_images` data source: the real images of a list of concepts, labelled by
+// their position in the list, for training the classifier `cldc eval` scores samples with
+// (examples/concept_judge.cld). One artist style (`hold_out`) can be kept out of training
+// and form the test split, so the classifier's accuracy is measured on drawings it never
+// saw — leave-one-artist-out.
+import type { DataSpec } from "../../compiler/elab/program.ts";
+import { BatchSource, imageAugment } from "../../data/batches.ts";
+import { emojiConcepts } from "../../data/emoji.ts";
+import type { DataRuntime, HostBatch } from "../data-sources.ts";
+import type { HostTensor } from "../executor.ts";
+
+/** The comma-separated concept names of a data source's `names` argument. */
+export function conceptNames(arg: unknown): string[] {
+  return String(arg)
+    .split(",")
+    .map((n) => n.trim())
+    .filter(Boolean);
+}
+
+export interface ConceptImages {
+  /** [n, 3, size, size] in [-1, 1]. */
+  x: Float32Array;
+  y: Int32Array;
+  /** The artist style of each image. */
+  sets: string[];
+  n: number;
+  size: number;
+}
+
+/** Every image of the named concepts, or only (test) / all but (train) the `holdOut` style. */
+export function conceptImages(
+  names: string[],
+  size: number,
+  split: "train" | "test" | "all" = "all",
+  holdOut = "",
+): ConceptImages {
+  const concepts = emojiConcepts({ size, include: names, excludeReserved: false });
+  const keep = concepts.flatMap((c, ci) =>
+    c.images
+      .filter((im) =>
+        split === "all" ? true : split === "test" ? im.set === holdOut : im.set !== holdOut,
+      )
+      .map((im) => ({ ci, im })),
+  );
+  const px = 3 * size * size;
+  const x = new Float32Array(keep.length * px);
+  const y = new Int32Array(keep.length);
+  keep.forEach(({ ci, im }, i) => {
+    for (let k = 0; k < px; k++) x[i * px + k] = im.pixels[k] * 2 - 1;
+    y[i] = ci;
+  });
+  return { x, y, sets: keep.map((k) => k.im.set), n: keep.length, size };
+}
+
+export function openConceptImages(spec: DataSpec): DataRuntime {
+  const a = spec.args;
+  const split = a.split as "train" | "test";
+  const holdOut = a.hold_out as string;
+  const items = conceptImages(conceptNames(a.names), a.size as number, split, holdOut);
+  if (items.n === 0)
+    throw new Error(
+      `concept_images(split: "${split}", hold_out: "${holdOut}"): no images${split === "test" ? " (name an artist style in hold_out, e.g. twemoji)" : ""}`,
+    );
+  const src = new BatchSource({
+    n: items.n,
+    fields: {
+      x: { data: items.x, shape: [3, items.size, items.size] },
+      y: { data: items.y, shape: [] },
+    },
+    batch: a.batch as number,
+    shuffle: a.shuffle as boolean,
+    seed: a.seed as number,
+    augment: split === "train" ? { x: imageAugment({ flip: true }) } : undefined,
+  });
+  const wrap = (b: { x: Float32Array; y: Int32Array; count: number }): HostBatch => ({
+    fields: new Map<string, HostTensor>([
+      ["x", b.x],
+      ["y", b.y],
+    ]),
+    count: b.count,
+  });
+  return {
+    next: () => wrap(src.next()),
+    *epoch() {
+      for (const b of src.epoch({ pad: true })) yield wrap(b);
+    },
+    state: () => src.state(),
+    restore: (s) => src.restore(s),
+    size: items.n,
+  };
+}

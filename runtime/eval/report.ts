@@ -1,0 +1,172 @@
+// Writes an eval's results to RUN_DIR/eval/: report.md (Markdown tables), scores.json (every
+// number), grid.png (samples: concepts × snapshots), scores.svg and scores.png (score vs.
+// task), and index.html tying them together.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { encodePng } from "../io/png.ts";
+import { formatDuration } from "../io/progress.ts";
+import { scoresSvg, svgToPng, type ChartPanel } from "./chart.ts";
+import { evalGrid } from "./grid.ts";
+import type { Summary } from "./metrics.ts";
+import type { EvalResult } from "./run-eval.ts";
+
+const pct = (v: number | null) =>
+  v === null || !Number.isFinite(v) ? "—" : `${(100 * v).toFixed(0)}%`;
+const kidText = (v: number | null) =>
+  v === null || !Number.isFinite(v) ? "—" : (1000 * v).toFixed(2);
+const signed = (s: string) => (s.startsWith("-") || s === "—" ? s : `+${s}`);
+const count = (v: number) => v.toLocaleString("en-US");
+
+function matrixTable(r: EvalResult, m: number[][], fmt: (v: number) => string): string[] {
+  const T = r.concepts.length;
+  const head = `| concept | ${Array.from({ length: T }, (_, t) => `after ${t + 1}`).join(" | ")} |`;
+  const rule = `| --- | ${Array.from({ length: T }, () => "---:").join(" | ")} |`;
+  const rows = r.concepts.map(
+    (c, i) =>
+      `| ${i + 1}. ${c} (\`<v${i + 1}>\`) | ${Array.from({ length: T }, (_, t) => (i > t ? "" : fmt(m[t][i]))).join(" | ")} |`,
+  );
+  return [head, rule, ...rows];
+}
+
+function summaryRow(name: string, s: Summary, fmt: (v: number | null) => string): string {
+  return `| ${name} | ${fmt(s.finalAverage)} | ${s.forgetting === null ? "—" : signed(fmt(s.forgetting))} | ${fmt(s.plasticity)} |`;
+}
+
+export function reportMarkdown(r: EvalResult): string {
+  const T = r.concepts.length;
+  const o = r.options;
+  const j = r.judge;
+  const out: string[] = [];
+  out.push(`# Continual customization: ${T} concept${T === 1 ? "" : "s"}`, "");
+  out.push(
+    `Run \`${r.runDir}\`, program ${r.program}; base \`${r.base.path}\` (SHA-256 ${r.base.sha256.slice(0, 12)}…${r.base.matchesRecorded ? "" : ", **not** the file the run was trained from"}).`,
+    "",
+    `Per snapshot t and concept i ≤ t: ${o.n} DDIM samples of "a photo of <v_i>" (${o.steps} steps, guidance ${o.guidance}, seed ${o.seed}; the same start noise for a concept after every task).`,
+    "",
+    `- **Judge accuracy**: the fraction of samples the concept judge (examples/concept_judge.cld, ${j.classes} classes: the run's whole concept list; chance ${pct(1 / j.classes)}) assigns to the prompted concept. Its own accuracy on the held-out artist (${j.holdOut || "none"}) is ${pct(j.heldOutAccuracy)}. Higher is better.`,
+    `- **KID ×10³**: kernel inception distance to the concept's real images (every artist style${r.realImages.length ? `, ${Math.min(...r.realImages)}–${Math.max(...r.realImages)} per concept` : ""}) in MobileNetV2 features. Lower is better; with ${o.n} samples it is noisy.`,
+    "- **Forgetting**: best earlier score minus final (for KID: final minus best), averaged over concepts 1..T−1; positive = worse than it once was. **Plasticity**: each concept right after it was learned.",
+    "",
+  );
+  out.push("## Summary", "");
+  out.push("| metric | final average | forgetting | plasticity |", "| --- | ---: | ---: | ---: |");
+  out.push(summaryRow("judge accuracy", r.accuracySummary, pct));
+  out.push(summaryRow("KID ×10³", r.kidSummary, kidText), "");
+  out.push("## Judge accuracy after each task", "");
+  out.push(...matrixTable(r, r.accuracy, (v) => pct(v)));
+  out.push(
+    `| **average** | ${r.accuracySummary.averageAfter.map((v) => `**${pct(v)}**`).join(" | ")} |`,
+    "",
+  );
+  out.push("## KID ×10³ after each task", "");
+  out.push(...matrixTable(r, r.kid, (v) => kidText(v)));
+  out.push(
+    `| **average** | ${r.kidSummary.averageAfter.map((v) => `**${kidText(v)}**`).join(" | ")} |`,
+    "",
+  );
+  out.push("## Parameters", "");
+  const p = r.params;
+  out.push(
+    "| what | values |",
+    "| --- | ---: |",
+    `| base model (frozen) | ${count(p.base)} |`,
+    `| trained per task (adapter factors + the new token's row) | ${count(p.trainedPerTask)} |`,
+    `| stored after ${T} task${T === 1 ? "" : "s"} (last snapshot: factors, past sums, token table) | ${count(p.storedFinal)} (${(p.storedBytesFinal / 1024).toFixed(0)} KiB) |`,
+    "",
+  );
+  out.push("## Time", "");
+  const tm = r.timing;
+  const train = tm.trainSeconds;
+  out.push(
+    "| what | time |",
+    "| --- | ---: |",
+    ...train.map(
+      (s, t) => `| training task ${t + 1} | ${s === null ? "— (resumed)" : formatDuration(s)} |`,
+    ),
+    `| eval: concept judge (${j.trainedNow ? "trained now" : "cached"}) | ${formatDuration(tm.judgeSeconds)} |`,
+    `| eval: sampling (${(T * (T + 1)) / 2} snapshot × concept pairs, ${formatDuration(tm.sampleSeconds / ((T * (T + 1)) / 2))} each) | ${formatDuration(tm.sampleSeconds)} |`,
+    `| eval: MobileNetV2 features | ${formatDuration(tm.featureSeconds)} |`,
+    `| eval in all | ${formatDuration(tm.evalSeconds)} |`,
+    "",
+  );
+  out.push(
+    "Files: `grid.png` (samples; rows = concepts, columns = after task t), `scores.svg`/`scores.png`, `scores.json`.",
+    "",
+  );
+  return out.join("\n");
+}
+
+export function reportHtml(r: EvalResult, markdown: string): string {
+  const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>cldc eval: ${esc(r.runDir)}</title>
+<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}
+img{image-rendering:pixelated;max-width:100%;border:1px solid #ccc}
+pre{white-space:pre-wrap;background:#f6f6f6;padding:1em}</style></head>
+<body>
+<h1>Continual customization: ${r.concepts.length} concepts</h1>
+<p>Final judge accuracy ${pct(r.accuracySummary.finalAverage)}, forgetting ${r.accuracySummary.forgetting === null ? "—" : pct(r.accuracySummary.forgetting)}, plasticity ${pct(r.accuracySummary.plasticity)}; final KID×10³ ${kidText(r.kidSummary.finalAverage)}.</p>
+<h2>Scores after each task</h2>
+<img src="scores.svg" alt="score vs task">
+<h2>Samples (rows: concepts; columns: after task t)</h2>
+<img src="grid.png" alt="samples" style="width:${Math.min(100, 20 * r.concepts.length + 10)}%">
+<h2>Report</h2>
+<p><a href="report.md">report.md</a> · <a href="scores.json">scores.json</a></p>
+<pre>${esc(markdown)}</pre>
+</body></html>
+`;
+}
+
+/** Writes every output file; returns the path of report.md. */
+export function writeReport(r: EvalResult): string {
+  const dir = join(r.runDir, "eval");
+  mkdirSync(dir, { recursive: true });
+  const md = reportMarkdown(r);
+  const text = (s: string) => new TextEncoder().encode(s);
+  const grid = evalGrid({ cells: r.samples, concepts: r.concepts, size: r.size });
+  writeFileAtomic(join(dir, "grid.png"), encodePng(grid.data, grid.width, grid.height));
+  const panels: ChartPanel[] = [
+    {
+      title: "judge accuracy (higher is better)",
+      matrix: r.accuracy,
+      average: r.accuracySummary.averageAfter,
+      range: [0, 1],
+      format: (v) => `${(100 * v).toFixed(0)}%`,
+    },
+  ];
+  if (r.kid.flat().some((v) => Number.isFinite(v)))
+    panels.push({
+      title: "KID ×10³ (lower is better)",
+      matrix: r.kid.map((row) => row.map((v) => 1000 * v)),
+      average: r.kidSummary.averageAfter.map((v) => 1000 * v),
+      range: null,
+      format: (v) => v.toFixed(1),
+    });
+  const svg = scoresSvg(panels, r.concepts);
+  writeFileAtomic(join(dir, "scores.svg"), text(svg));
+  writeFileAtomic(join(dir, "scores.png"), svgToPng(svg));
+  const json = {
+    runDir: r.runDir,
+    program: r.program,
+    concepts: r.concepts,
+    options: r.options,
+    accuracy: r.accuracy.map((row) => row.map((v) => (Number.isFinite(v) ? v : null))),
+    kid: r.kid.map((row) => row.map((v) => (Number.isFinite(v) ? v : null))),
+    summary: { accuracy: r.accuracySummary, kid: r.kidSummary },
+    judge: r.judge,
+    realImages: r.realImages,
+    params: r.params,
+    base: r.base,
+    timing: r.timing,
+  };
+  writeFileAtomic(join(dir, "scores.json"), text(JSON.stringify(json, finite, 2) + "\n"));
+  writeFileAtomic(join(dir, "report.md"), text(md));
+  writeFileAtomic(join(dir, "index.html"), text(reportHtml(r, md)));
+  return join(dir, "report.md");
+}
+
+/** JSON has no NaN: undefined scores become null. */
+function finite(_k: string, v: unknown) {
+  return typeof v === "number" && !Number.isFinite(v) ? null : v;
+}

@@ -1,0 +1,277 @@
+// `cldc eval RUN_DIR`: the continual-customization benchmark of one run. For every
+// snapshot t (after task t) and every concept i <= t, n samples of "a photo of <v{i+1}>"
+// from base + snapshot t, scored by (1) the concept judge (the fraction classified as
+// concept i) and (2) KID against concept i's real images in MobileNetV2 feature space.
+// The two T×T matrices give final average, forgetting and plasticity (metrics.ts); the
+// results go to RUN_DIR/eval/ (report.ts).
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { hashSeed } from "../../data/rng.ts";
+import { kid, loadFeatureExtractor, type FeatureExtractor } from "../features.ts";
+import type { Gpu } from "../gpu.ts";
+import { Progress } from "../io/progress.ts";
+import { ConceptJudge, type JudgeOptions } from "./concept-judge.ts";
+import { conceptImages, conceptNames } from "./concept-images.ts";
+import { emptyMatrix, summarize, type Summary } from "./metrics.ts";
+import { EvalInputError, SnapshotModel, type SampleSettings } from "./snapshot-model.ts";
+import { fileSha256, listSnapshots, readSnapshot, type Snapshot } from "./snapshot.ts";
+
+export interface EvalOptions extends SampleSettings {
+  /** Samples per (snapshot, concept). */
+  n: number;
+  judge?: JudgeOptions;
+  /** Skip KID (no MobileNetV2): for quick tests. */
+  noKid?: boolean;
+  log?: (line: string) => void;
+  progressStream?: { write(s: string): unknown; isTTY?: boolean };
+}
+
+export interface EvalResult {
+  runDir: string;
+  program: string;
+  concepts: string[];
+  options: { n: number; steps: number; guidance: number; seed: number };
+  /** accuracy[t][i], kid[t][i]: NaN where i > t. */
+  accuracy: number[][];
+  kid: number[][];
+  accuracySummary: Summary;
+  kidSummary: Summary;
+  judge: {
+    classes: number;
+    heldOutAccuracy: number | null;
+    holdOut: string;
+    dir: string;
+    trainedNow: boolean;
+  };
+  /** Real images per concept that KID compares with. */
+  realImages: number[];
+  params: {
+    /** Values the base model holds (its trained parameters). */
+    base: number;
+    /** Values trained per task: adapter factors plus the changed token rows (per task). */
+    trainedPerTask: number;
+    /** Values stored by the last snapshot, and its file size. */
+    storedFinal: number;
+    storedBytesFinal: number;
+  };
+  base: { path: string; sha256: string; matchesRecorded: boolean };
+  timing: {
+    /** Training seconds per task, from the snapshots (null: resumed within that task). */
+    trainSeconds: (number | null)[];
+    judgeSeconds: number;
+    sampleSeconds: number;
+    featureSeconds: number;
+    evalSeconds: number;
+  };
+  /** samples[t][i] (null where i > t), kept for the grid. */
+  samples: (Float32Array[] | null)[][];
+  size: number;
+}
+
+/** Finds the base checkpoint of a run: --base, else the recorded path (as given, then absolute). */
+function locateBase(snap: Snapshot, override?: string): string {
+  if (override) {
+    if (!existsSync(override)) throw new EvalInputError(`--base ${override}: no such file`);
+    return override;
+  }
+  const b = snap.meta.base;
+  if (!b)
+    throw new EvalInputError(
+      `${snap.path} records no base checkpoint (the run block has no load(...)); pass --base PATH`,
+    );
+  for (const p of [b.path, b.absolute]) if (existsSync(p) && statSync(p).isFile()) return p;
+  throw new EvalInputError(
+    `the base checkpoint ${b.path} of ${snap.path} is missing; pass --base PATH to use a copy of it`,
+  );
+}
+
+export interface PreparedRun {
+  runDir: string;
+  snaps: Snapshot[];
+  names: string[];
+  basePath: string;
+  sha: string;
+  matchesRecorded: boolean;
+}
+
+/**
+ * Every check of the run directory that needs no GPU: its snapshots (all of 0..T-1,
+ * readable), its concept list and its base checkpoint (present, and the file it was
+ * trained from unless `base` overrides it). Throws EvalInputError.
+ */
+export function prepareRun(runDir: string, base?: string): PreparedRun {
+  if (!existsSync(runDir) || !statSync(runDir).isDirectory())
+    throw new EvalInputError(`${runDir} is not a directory`);
+  const found = listSnapshots(runDir);
+  if (!found.length)
+    throw new EvalInputError(
+      `${runDir} has no snapshots (after_task_<t>.safetensors); train with a run block that calls checkpoint("after_task", task), as examples/clora.cld does`,
+    );
+  const missing = found.findIndex((f, k) => f.index !== k);
+  if (missing >= 0)
+    throw new EvalInputError(`${runDir}: snapshot after_task_${missing} is missing`);
+  const snaps = found.map((f) => {
+    try {
+      return readSnapshot(f.path);
+    } catch (e) {
+      throw new EvalInputError((e as Error).message);
+    }
+  });
+  const T = snaps.length;
+  const first = snaps[0];
+  const names = conceptNames(first.meta.settings.names ?? "");
+  if (names.length < T)
+    throw new EvalInputError(
+      `${runDir} has ${T} snapshots but its run names only ${names.length} concepts`,
+    );
+  const basePath = locateBase(first, base);
+  const sha = fileSha256(basePath);
+  const matchesRecorded = sha === first.meta.base?.sha256;
+  if (!matchesRecorded && !base)
+    throw new EvalInputError(
+      `the base checkpoint ${basePath} changed since training (SHA-256 differs from the one ${first.path} records); pass --base PATH with the original`,
+    );
+  return { runDir, snaps, names, basePath, sha, matchesRecorded };
+}
+
+export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Promise<EvalResult> {
+  const log = opts.log ?? (() => {});
+  const t0 = performance.now();
+  const { runDir, snaps, names, basePath, sha, matchesRecorded } = run;
+  const T = snaps.length;
+  const first = snaps[0];
+  const concepts = names.slice(0, T);
+  if (!matchesRecorded) log(`warning: --base ${basePath} is not the file the run was trained from`);
+
+  // The judge first: it may need training (minutes, once per concept list). It knows every
+  // concept of the run's list, learned yet or not, so runs of one list share it.
+  const tj = performance.now();
+  const judge = await ConceptJudge.open(gpu, names, {
+    log,
+    progressStream: opts.progressStream,
+    ...opts.judge,
+  });
+  const judgeSeconds = (performance.now() - tj) / 1000;
+  log(
+    `concept judge: ${judge.dir} (${judge.trainedNow ? "trained now" : "cached"}), held-out ${judge.holdOut} accuracy ${judge.heldOutAccuracy === null ? "?" : (100 * judge.heldOutAccuracy).toFixed(0) + "%"}`,
+  );
+
+  const model = await SnapshotModel.open(gpu, first, basePath, opts.n);
+  let fx: FeatureExtractor | null = null;
+  let featureSeconds = 0;
+  const realFeatures: Float32Array[][] = [];
+  const realImages: number[] = [];
+  if (!opts.noKid) {
+    const tf = performance.now();
+    fx = await loadFeatureExtractor();
+    const real = conceptImages(concepts, model.size);
+    const px = 3 * real.size * real.size;
+    for (let i = 0; i < T; i++) {
+      const imgs: Float32Array[] = [];
+      for (let k = 0; k < real.n; k++)
+        if (real.y[k] === i) imgs.push(real.x.slice(k * px, (k + 1) * px).map((v) => (v + 1) / 2));
+      realImages.push(imgs.length);
+      realFeatures.push(await fx.features(imgs));
+    }
+    featureSeconds += (performance.now() - tf) / 1000;
+  }
+
+  const accuracy = emptyMatrix(T);
+  const kidM = emptyMatrix(T);
+  const samples: (Float32Array[] | null)[][] = Array.from({ length: T }, () =>
+    new Array(T).fill(null),
+  );
+  const pairs = (T * (T + 1)) / 2;
+  log(
+    `${T} snapshot${T === 1 ? "" : "s"}: ${pairs} snapshot × concept pairs, each ${opts.n} samples × ${opts.steps} DDIM steps (one ${2 * opts.n}-row denoise call per step)`,
+  );
+  const bar = new Progress({ total: pairs, label: "eval", stream: opts.progressStream });
+  let done = 0;
+  let sampleSeconds = 0;
+  for (let t = 0; t < T; t++) {
+    model.use(snaps[t]);
+    for (let i = 0; i <= t; i++) {
+      const ts = performance.now();
+      // The same start noise for concept i after every task: only the model differs.
+      const imgs = await model.generate(`a photo of <v${i + 1}>`, {
+        steps: opts.steps,
+        guidance: opts.guidance,
+        seed: hashSeed(opts.seed, i),
+      });
+      sampleSeconds += (performance.now() - ts) / 1000;
+      samples[t][i] = imgs;
+      accuracy[t][i] = await judge.accuracy(imgs, i);
+      if (fx && opts.n >= 2 && realFeatures[i].length >= 2) {
+        const tf = performance.now();
+        kidM[t][i] = kid(realFeatures[i], await fx.features(imgs));
+        featureSeconds += (performance.now() - tf) / 1000;
+      }
+      bar.update(++done, {
+        task: t + 1,
+        concept: concepts[i],
+        acc: accuracy[t][i],
+        ...(Number.isFinite(kidM[t][i]) ? { kid: kidM[t][i] } : {}),
+      });
+    }
+  }
+  bar.done();
+  fx?.dispose();
+
+  const last = snaps[T - 1];
+  const trainedPerTask = trainedValuesPerTask(snaps, model, T);
+  return {
+    runDir: resolve(runDir),
+    program: `${first.meta.program} (${first.meta.entry})`,
+    concepts,
+    options: { n: opts.n, steps: opts.steps, guidance: opts.guidance, seed: opts.seed },
+    accuracy,
+    kid: kidM,
+    accuracySummary: summarize(accuracy, true),
+    kidSummary: summarize(kidM, false),
+    judge: {
+      classes: judge.names.length,
+      heldOutAccuracy: judge.heldOutAccuracy,
+      holdOut: judge.holdOut,
+      dir: judge.dir,
+      trainedNow: judge.trainedNow,
+    },
+    realImages,
+    params: {
+      base: model.baseValues,
+      trainedPerTask,
+      storedFinal: last.storedValues,
+      storedBytesFinal: statSync(last.path).size,
+    },
+    base: { path: basePath, sha256: sha, matchesRecorded },
+    timing: {
+      trainSeconds: snaps.map((s) => (s.meta.resumed ? null : s.meta.seconds)),
+      judgeSeconds,
+      sampleSeconds,
+      featureSeconds,
+      evalSeconds: (performance.now() - t0) / 1000,
+    },
+    samples,
+    size: model.size,
+  };
+}
+
+/**
+ * Values trained per task: the adapter factors (A, B: all of them train every task) plus,
+ * for the other trained tensors (the token table), the entries that differ from the base
+ * after the last task, divided by the number of tasks (one learned row per task).
+ */
+function trainedValuesPerTask(snaps: Snapshot[], model: SnapshotModel, T: number): number {
+  const last = snaps[T - 1];
+  let factors = 0;
+  let changed = 0;
+  for (const [name, data] of last.tensors) {
+    if (name.includes(".past.")) continue; // adapter state: stored, not trained
+    if (model.isAdapterFactor(name)) factors += data.length;
+    else {
+      const base = model.baseTensor(name);
+      if (!base) changed += data.length;
+      else for (let k = 0; k < data.length; k++) if (data[k] !== base[k]) changed++;
+    }
+  }
+  return factors + Math.round(changed / T);
+}

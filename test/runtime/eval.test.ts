@@ -1,0 +1,159 @@
+// Per-task snapshots and `cldc eval` end to end on a tiny base (as in clora.test.ts): a
+// C-LoRA run of two concepts is killed during task 2 and resumed (the first snapshot is
+// neither rewritten nor lost), then evaluated with a few samples and a concept judge trained
+// for two steps. Checks the snapshot's contents, the files of RUN_DIR/eval/ and the shape
+// and range of the score matrices — not the scores themselves (the models are untrained).
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Gpu } from "../../runtime/gpu.ts";
+import { decodePngBytes } from "../../runtime/io/png.ts";
+import { writeReport } from "../../runtime/eval/report.ts";
+import { prepareRun, runEval } from "../../runtime/eval/run-eval.ts";
+import { EvalInputError } from "../../runtime/eval/snapshot-model.ts";
+import { readSnapshot, snapshotPath } from "../../runtime/eval/snapshot.ts";
+import { removeRunDirs, runDir, session, train } from "./helpers.ts";
+
+let gpu: Gpu;
+let cache: string;
+beforeAll(async () => {
+  gpu = await Gpu.open();
+  cache = mkdtempSync(join(tmpdir(), "cld-judge-cache-"));
+});
+afterAll(() => {
+  gpu?.destroy();
+  removeRunDirs();
+  if (cache) rmSync(cache, { recursive: true, force: true });
+});
+
+const CLORA = (base: string) => ({
+  base,
+  ch: "8",
+  text_dim: "16",
+  size: "16",
+  tasks: "2",
+  steps: "3",
+  batch: "2",
+  names: "octopus,snail",
+  sample_batch: "4",
+});
+
+describe("snapshots and cldc eval", () => {
+  it("snapshots each task across a kill and a resume, then evaluates them", async () => {
+    const baseDir = runDir();
+    await train(gpu, "test/fixtures/sample/pretrain-init.cld", {}, { runDir: baseDir });
+    const base = join(baseDir, "checkpoint.safetensors");
+    const dir = runDir();
+
+    // Killed at the second step of task 2 (step calls 1-3 are task 1).
+    let calls = 0;
+    const killed = session(gpu, "examples/clora.cld", CLORA(base), {
+      runDir: dir,
+      resume: true,
+      onStep: () => {
+        if (++calls === 5) throw new Error("killed");
+      },
+    });
+    await killed.session.start();
+    await expect(killed.session.run()).rejects.toThrow("killed");
+    const first = snapshotPath(dir, "after_task", 0);
+    expect(existsSync(first)).toBe(true);
+    expect(existsSync(snapshotPath(dir, "after_task", 1))).toBe(false);
+    const firstBytes = readFileSync(first);
+    const firstTime = statSync(first).mtimeMs;
+
+    const resumed = session(gpu, "examples/clora.cld", CLORA(base), { runDir: dir, resume: true });
+    expect(await resumed.session.start()).toBe("resumed");
+    await resumed.session.run();
+    // Task 2 again from its start (the last checkpoint came with snapshot 0), and no more.
+    expect(resumed.logs.length).toBe(3);
+    expect(readFileSync(first).equals(firstBytes)).toBe(true);
+    expect(statSync(first).mtimeMs).toBe(firstTime);
+
+    const s0 = readSnapshot(first);
+    const s1 = readSnapshot(snapshotPath(dir, "after_task", 1));
+    expect(s0.meta.resumed).toBe(false);
+    expect(s1.meta.resumed).toBe(true);
+    expect(s1.meta.index).toBe(1);
+    expect(s1.meta.base?.path).toBe(base);
+    expect(s1.meta.settings.names).toBe("octopus,snail");
+    expect(s1.meta.vocab).toBeDefined();
+    // What training changed, not the frozen base or the optimizer state.
+    const names = [...s1.tensors.keys()];
+    expect(names).toContain("text.tok");
+    expect(names.some((n) => n.startsWith("kv.a."))).toBe(true);
+    expect(names.some((n) => n.startsWith("kv.b."))).toBe(true);
+    expect(names.some((n) => n.startsWith("kv.past."))).toBe(true);
+    expect(names.filter((n) => n.startsWith("unet.") || n.startsWith("opt."))).toEqual([]);
+    // The past sum grows from task 1 to task 2.
+    const past = "kv.past.unet.h2.s_1.wk";
+    expect(s1.tensors.get(past)).not.toEqual(s0.tensors.get(past));
+
+    // Eval: judge accuracy and KID for concept i <= t after each task t.
+    const result = await runEval(gpu, prepareRun(dir), {
+      n: 2,
+      steps: 2,
+      guidance: 3,
+      seed: 0,
+      judge: { cacheRoot: cache, settings: { steps: "2", batch: "4" } },
+      progressStream: { write: () => true },
+    });
+    expect(result.concepts).toEqual(["octopus", "snail"]);
+    for (const m of [result.accuracy, result.kid]) {
+      expect(m.length).toBe(2);
+      expect(m.every((row) => row.length === 2)).toBe(true);
+      expect(Number.isNaN(m[0][1])).toBe(true); // snail is not learned after task 1
+      for (const [t, i] of [
+        [0, 0],
+        [1, 0],
+        [1, 1],
+      ])
+        expect(Number.isFinite(m[t][i]), `${t},${i}`).toBe(true);
+    }
+    for (const v of [result.accuracy[0][0], result.accuracy[1][0], result.accuracy[1][1]])
+      expect(v === 0 || v === 0.5 || v === 1).toBe(true); // two samples each
+    expect(result.judge.classes).toBe(2);
+    expect(result.params.storedFinal).toBe(s1.storedValues);
+    expect(result.params.trainedPerTask).toBeGreaterThan(0);
+    expect(result.params.trainedPerTask).toBeLessThan(result.params.storedFinal);
+
+    const report = writeReport(result);
+    const out = join(dir, "eval");
+    expect(report).toBe(join(out, "report.md"));
+    for (const f of [
+      "report.md",
+      "grid.png",
+      "scores.svg",
+      "scores.png",
+      "index.html",
+      "scores.json",
+    ])
+      expect(existsSync(join(out, f)), f).toBe(true);
+    const json = JSON.parse(readFileSync(join(out, "scores.json"), "utf8"));
+    expect(json.accuracy[0][1]).toBeNull();
+    expect(json.kid[1].every((v: unknown) => typeof v === "number")).toBe(true);
+    const grid = decodePngBytes(readFileSync(join(out, "grid.png")));
+    expect(grid.width).toBeGreaterThan(2 * 2 * 16); // two columns of 2×2 samples of 16 px
+    expect(decodePngBytes(readFileSync(join(out, "scores.png"))).width).toBeGreaterThan(100);
+    expect(readFileSync(report, "utf8")).toMatch(/\| judge accuracy \|/);
+
+    // The judge is cached: a second eval does not train it again.
+    const again = await runEval(gpu, prepareRun(dir), {
+      n: 2,
+      steps: 1,
+      guidance: 3,
+      seed: 0,
+      noKid: true,
+      judge: { cacheRoot: cache, settings: { steps: "2", batch: "4" } },
+      progressStream: { write: () => true },
+    });
+    expect(result.judge.trainedNow).toBe(true);
+    expect(again.judge.trainedNow).toBe(false);
+  }, 900_000); // a cold Mesa cache JITs the programs' kernels on first use
+
+  it("reports a run directory without snapshots as bad input", () => {
+    expect(() => prepareRun(runDir())).toThrow(EvalInputError);
+    expect(() => prepareRun(runDir())).toThrow(/has no snapshots/);
+  });
+});
