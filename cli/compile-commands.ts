@@ -21,11 +21,11 @@ export async function detectTarget(): Promise<{ subgroups: boolean }> {
 }
 
 export async function cmdCheck(argv: string[], sources: Map<string, string>): Promise<number> {
-  const usage = "usage: cldc check FILE.cld";
-  const { positionals } = parse(argv, {}, usage);
+  const usage = "usage: cldc check FILE.cld [--set name=value ...]";
+  const { values, positionals } = parse(argv, { set: { type: "string", multiple: true } }, usage);
   if (positionals.length !== 1) throw new UsageError(usage);
   inputFile(positionals[0]);
-  const diags = check(positionals[0], { subgroups: false });
+  const diags = check(positionals[0], { subgroups: false }, settings(values.set));
   if (diags.length === 0) {
     console.log(`${positionals[0]}: ok`);
     return 0;

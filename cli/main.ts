@@ -15,7 +15,7 @@ import { cmdEval } from "./eval-command.ts";
 export const HELP = `cldc — the cld compiler: diffusion models and C-LoRA continual customization, lowered to WGSL
 
 Usage:
-  cldc check FILE.cld                         parse and type/shape-check
+  cldc check FILE.cld [--set k=v ...]         parse and type/shape-check (run-block require()s too)
   cldc compile FILE.cld -o DIR [--emit wgsl,ir,plan] [--set k=v ...]
                                               write kernels, IR and the execution plan
   cldc train PROGRAM.cld [--set k=v ...] [--run-dir DIR] [--seed N] [--fresh] [--checkpoint-every S] [--checkpoint-steps N] [--debug-nans]

@@ -119,7 +119,11 @@ function compileLoaded(
  * blocks only, each block whose parameters all have defaults or tensor types is checked
  * by calling it on placeholder inputs (shape symbols become 2, 3, 5, ...).
  */
-export function check(entry: string, target: CompileTarget): Diagnostic[] {
+export function check(
+  entry: string,
+  target: CompileTarget,
+  settings = new Map<string, string>(),
+): Diagnostic[] {
   let loaded: Loaded;
   try {
     loaded = load(entry);
@@ -134,7 +138,10 @@ export function check(entry: string, target: CompileTarget): Diagnostic[] {
   for (const d of entryAst.decls) {
     try {
       if (d.kind === "Program") {
-        const p = elaborateProgram(d, blocks);
+        // --set values are checked like `cldc train` would use them (require, data names).
+        const overrides = new Map<string, Value>();
+        for (const [k, v] of settings) overrides.set(k, parseSetting(d, k, v));
+        const p = elaborateProgram(d, blocks, overrides);
         for (const [name, s] of p.steps) {
           const graph = simplify(s.graph);
           const plan = buildPlan(graph, target);

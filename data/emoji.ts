@@ -197,7 +197,7 @@ export function emojiConcepts(opts: EmojiConceptOptions): EmojiConcept[] {
         throw new Error(`emojiConcepts: "${n}" is reserved but excludeReserved is set`);
       }
       if (!groups.has(n))
-        throw new Error(`emojiConcepts: no emoji named "${n}" in sets ${sets.join(", ")}`);
+        throw new Error(`unknown concept: no emoji named "${n}" in sets ${sets.join(", ")}`);
     }
     names = [...opts.include];
   } else {

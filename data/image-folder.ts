@@ -5,6 +5,7 @@
 // as the emoji corpus, so user concepts and built-in concepts are interchangeable.
 
 import { readFileSync, readdirSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { extname, join } from "node:path";
 import { type DecodedImage, decodePngBytes } from "../runtime/io/png.ts";
 
@@ -38,15 +39,18 @@ interface JpegJs {
   ): { width: number; height: number; data: Uint8Array };
 }
 
-async function jpegDecoder(): Promise<JpegJs | undefined> {
+/** The optional JPEG decoder, loaded synchronously (compile-time checks are synchronous). */
+function jpegDecoder(): JpegJs | undefined {
   try {
-    const name = JPEG_DECODER; // a variable keeps TypeScript from requiring its types
-    const mod = (await import(name)) as { default?: JpegJs } & JpegJs;
+    const mod = createRequire(import.meta.url)(JPEG_DECODER) as { default?: JpegJs } & JpegJs;
     return mod.default ?? mod;
   } catch {
     return undefined;
   }
 }
+
+/** A problem with an image folder, said without the folder's name (callers add context). */
+export class ImageFolderError extends Error {}
 
 /** Any decoded image → RGB HWC floats, alpha composited on white. */
 function toRgbOnWhite(img: DecodedImage): Float32Array {
@@ -140,12 +144,21 @@ export function cropResizeRgb(
  * Throws for a missing/empty folder and for any file that cannot be decoded, naming it.
  */
 export async function loadImageFolder(dir: string, opts: { size: number }): Promise<FolderResult> {
-  const { size } = opts;
+  try {
+    return readImageFolder(dir, opts.size);
+  } catch (e) {
+    if (e instanceof ImageFolderError) throw new Error(`image folder ${dir}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** `loadImageFolder`, synchronously; errors are ImageFolderErrors without the folder name. */
+export function readImageFolder(dir: string, size: number): FolderResult {
   let entries: string[];
   try {
     entries = readdirSync(dir).sort();
   } catch (e) {
-    throw new Error(`image folder ${dir}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`);
+    throw new ImageFolderError(`cannot read (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
   const files = entries.filter((f) => {
     const ext = extname(f).toLowerCase();
@@ -153,8 +166,8 @@ export async function loadImageFolder(dir: string, opts: { size: number }): Prom
   });
   const skipped = entries.filter((f) => !files.includes(f) && !f.startsWith("."));
   if (files.length === 0) {
-    throw new Error(
-      `image folder ${dir}: no .png/.jpg/.jpeg images${skipped.length ? ` (found only: ${skipped.slice(0, 5).join(", ")})` : ""}`,
+    throw new ImageFolderError(
+      `no .png/.jpg/.jpeg images${skipped.length ? ` (found only: ${skipped.slice(0, 5).join(", ")})` : ""}`,
     );
   }
   const warnings: string[] = [];
@@ -163,7 +176,7 @@ export async function loadImageFolder(dir: string, opts: { size: number }): Prom
       `ignored ${skipped.length} non-image entr${skipped.length === 1 ? "y" : "ies"}: ${skipped.slice(0, 5).join(", ")}`,
     );
   const needJpeg = files.some((f) => JPEG.has(extname(f).toLowerCase()));
-  const jpeg = needJpeg ? await jpegDecoder() : undefined;
+  const jpeg = needJpeg ? jpegDecoder() : undefined;
   const images: FolderImage[] = [];
   const resizedFrom = new Map<string, number>();
   for (const f of files) {
@@ -197,7 +210,7 @@ export async function loadImageFolder(dir: string, opts: { size: number }): Prom
         img = { width: d.width, height: d.height, channels: 4, data };
       }
     } catch (e) {
-      throw new Error(`image folder ${dir}: cannot decode ${f}: ${(e as Error).message}`);
+      throw new ImageFolderError(`cannot decode ${f}: ${(e as Error).message}`);
     }
     if (img.width !== size || img.height !== size) {
       const key = `${img.width}×${img.height}`;

@@ -2,6 +2,7 @@
 // fields match the compile-time schema (compiler/elab/datasources.ts).
 import type { DataSpec } from "../compiler/elab/program.ts";
 import { BatchSource, imageAugment, type BatchState } from "../data/batches.ts";
+import { conceptFolder, folderCropPad, resolveConcepts } from "../data/concept-list.ts";
 import { emojiConcepts, pretrainCorpus } from "../data/emoji.ts";
 import { corpusCaptions, emojiTokenizer, MAX_TOKENS } from "../data/emoji-text.ts";
 import { hashSeed } from "../data/rng.ts";
@@ -28,6 +29,8 @@ export interface DataRuntime {
    * a range [a, b), the mixture of concepts a..b-1.
    */
   select?(t: number | [number, number]): void;
+  /** One-line facts for the training log (e.g. how a concept folder was resized). */
+  notices?: string[];
 }
 
 export function openData(spec: DataSpec): DataRuntime {
@@ -154,7 +157,8 @@ function openEmoji(spec: DataSpec): DataRuntime {
 }
 
 /**
- * One concept at a time from a sequence: all artist styles of the emoji `names[t]`, prompt
+ * One concept at a time from a sequence: all artist styles of the emoji `names[t]` (or the
+ * images of a user's folder, with small random crops as well as flips), prompt
  * "a photo of <v{t+1}>" (the class noun is dropped, as in C-LoRA), flips as augmentation.
  * `select(seq, a..b)` mixes concepts a..b-1 in one shuffled stream, each image with its own
  * concept's prompt and token (joint training: the offline upper bound).
@@ -162,24 +166,36 @@ function openEmoji(spec: DataSpec): DataRuntime {
 function openConcepts(spec: DataSpec): DataRuntime {
   const a = spec.args;
   const size = a.size as number;
-  const names = String(a.names)
-    .split(",")
-    .map((n) => n.trim())
-    .filter(Boolean);
+  const entries = resolveConcepts(String(a.names), size);
   const tok = emojiTokenizer();
   const px = 3 * size * size;
-  const items = emojiConcepts({ size, include: names, excludeReserved: false }).map((c, t) => {
-    const n = c.images.length;
+  const emoji = new Map(
+    emojiConcepts({
+      size,
+      include: entries.filter((e) => e.kind === "emoji").map((e) => e.name),
+      excludeReserved: false,
+    }).map((c) => [c.name, c]),
+  );
+  const notices: string[] = [];
+  const items = entries.map((e, t) => {
+    let pixels: Float32Array[];
+    if (e.kind === "emoji") pixels = emoji.get(e.name)!.images.map((im) => im.pixels);
+    else {
+      const f = conceptFolder(e, size);
+      notices.push(f.notice);
+      pixels = f.images.map((im) => im.pixels);
+    }
+    const n = pixels.length;
     const x = new Float32Array(n * px);
-    c.images.forEach((im, i) => {
-      for (let k = 0; k < px; k++) x[i * px + k] = im.pixels[k] * 2 - 1;
+    pixels.forEach((p, i) => {
+      for (let k = 0; k < px; k++) x[i * px + k] = p[k] * 2 - 1;
     });
     const token = `<v${t + 1}>`;
     const ids = tok.encode(`a photo of ${token}`, MAX_TOKENS);
     const tokens = new Int32Array(n * MAX_TOKENS);
     for (let i = 0; i < n; i++) tokens.set(ids, i * MAX_TOKENS);
     const concept = new Int32Array(n).fill(tok.tokenize(token)[0]);
-    return { n, x, tokens, concept };
+    return { n, x, tokens, concept, folder: e.kind === "folder" };
   });
   // One stream per selection: a single concept t (key "t", as before mixtures existed, so old
   // checkpoints restore) or a mixture (key "a..b"), created when first selected.
@@ -208,7 +224,13 @@ function openConcepts(spec: DataSpec): DataRuntime {
         picked.length === 1
           ? hashSeed(a.seed as number, picked[0])
           : hashSeed(a.seed as number, -1, picked[0], picked.length),
-      augment: { x: imageAugment({ flip: true }) },
+      // A user's few photos also get small random crops; emoji-only streams stay as before.
+      augment: {
+        x: imageAugment({
+          flip: true,
+          pad: parts.some((p) => p.folder) ? folderCropPad(size) : 0,
+        }),
+      },
     });
   };
   const source = (key: string) => {
@@ -237,6 +259,7 @@ function openConcepts(spec: DataSpec): DataRuntime {
   });
   const inRange = (t: number) => Number.isInteger(t) && t >= 0 && t < items.length;
   return {
+    notices,
     next: () => wrap(source(current).next()),
     *epoch() {
       for (const b of source(current).epoch({ pad: true })) yield wrap(b);

@@ -25,7 +25,12 @@ import { StepExecutor, type HostTensor } from "./executor.ts";
 import type { Gpu } from "./gpu.ts";
 import { Progress } from "./io/progress.ts";
 import { initialValue, nameHash, ParamStore } from "./params.ts";
-import { RUN_COMMANDS } from "../compiler/elab/run-check.ts";
+import {
+  dataConstant,
+  requireArgs,
+  requireFailed,
+  RUN_COMMANDS,
+} from "../compiler/elab/run-check.ts";
 import { denoiseSignature, sampleSpec } from "../compiler/elab/sample-call.ts";
 import { sampleGridPath, writeSampleGrid } from "./sample-grid.ts";
 import { baseRecord, snapshotPath, snapshotTensorNames, writeSnapshot } from "./eval/snapshot.ts";
@@ -110,7 +115,11 @@ export class Session {
   async start(): Promise<"fresh" | "resumed"> {
     await this.gpu.checkErrors();
     mkdirSync(this.opts.runDir, { recursive: true });
-    for (const [name, spec] of this.compiled.program.data) this.data.set(name, openData(spec));
+    for (const [name, spec] of this.compiled.program.data) {
+      const d = openData(spec);
+      this.data.set(name, d);
+      for (const line of d.notices ?? []) this.opts.log(line);
+    }
     let ck: ReturnType<typeof loadCheckpoint> = null;
     try {
       ck = this.opts.resume ? loadCheckpoint(this.checkpointPath) : null;
@@ -460,6 +469,8 @@ export class Session {
           );
         return v;
       }
+      case "Member":
+        return dataConstant(e, this.compiled.program.data);
       case "Binary": {
         const l = this.evalHost(e.left, env);
         const r = this.evalHost(e.right, env);
@@ -699,6 +710,15 @@ export class Session {
         if (this.events < this.resumeFrom) return;
         if (this.events === this.resumeFrom && this.resumeFrom > 0 && existsSync(path)) return;
         this.opts.log(await writeSampleGrid(this, spec, sig, path));
+        return;
+      }
+      case "require": {
+        // Not an event: a condition on settings was already checked at compile time; one on
+        // loop variables or evaluate() results is checked here, when reached.
+        const { cond, message } = requireArgs(e);
+        const v = this.evalHost(cond, env);
+        if (v.kind !== "bool") return fail(`require's condition must be a comparison`, cond);
+        if (!v.value) return requireFailed(message, e);
         return;
       }
       case "print": {

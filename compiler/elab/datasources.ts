@@ -1,5 +1,6 @@
 // Compile-time schemas of the built-in data sources: which named fields a batch has and
 // their types. The runtime's loaders (runtime/data-sources.ts) produce exactly these.
+import { resolveConcepts, splitConceptNames } from "../../data/concept-list.ts";
 import { emojiTokenizer, MAX_TOKENS } from "../../data/emoji-text.ts";
 import type { TensorType } from "../ir.ts";
 
@@ -16,6 +17,10 @@ export interface DataSchema {
   fields(args: Record<string, number | string | boolean>): Record<string, TensorType>;
   /** Compile-time facts a program may use, e.g. `corpus.vocab` for an embedding size. */
   constants?(args: Record<string, number | string | boolean>): Record<string, number>;
+  /** Bad arguments the types cannot catch (an unknown concept): the problem and its param. */
+  check?(
+    args: Record<string, number | string | boolean>,
+  ): { param: string; message: string } | null;
 }
 
 const imageClassification = (doc: string, size: number): DataSchema => ({
@@ -34,7 +39,7 @@ const imageClassification = (doc: string, size: number): DataSchema => ({
 
 export const dataSchemas: Record<string, DataSchema> = {
   concepts: {
-    doc: 'a sequence of concepts to learn one at a time (default: the first ten reserved emoji, all their artist styles); `select(data, t)` in run picks concept t, whose prompt is "a photo of <v{t+1}>"; `select(data, a..b)` mixes concepts a..b-1, each image with its own prompt',
+    doc: 'a sequence of concepts to learn one at a time (default: the first ten reserved emoji, all their artist styles; an entry with a `/` is a folder of your own PNG/JPEG images, center-cropped and resized to `size`, augmented with flips and small crops); `select(data, t)` in run picks concept t, whose prompt is "a photo of <v{t+1}>"; `select(data, a..b)` mixes concepts a..b-1, each image with its own prompt',
     params: [
       {
         name: "names",
@@ -53,8 +58,16 @@ export const dataSchemas: Record<string, DataSchema> = {
     constants: (a) => ({
       vocab: emojiTokenizer().size,
       max_tokens: MAX_TOKENS,
-      count: String(a.names).split(",").filter(Boolean).length,
+      count: splitConceptNames(String(a.names)).length,
     }),
+    check: (a) => {
+      try {
+        resolveConcepts(String(a.names), a.size as number);
+        return null;
+      } catch (e) {
+        return { param: "names", message: (e as Error).message };
+      }
+    },
   },
   concept_images: {
     doc: "the real images of a list of concepts (emoji names, reserved ones included, every artist style) labelled by their position in the list, for training a concept classifier; `hold_out` names one artist style that is the whole test split and absent from the train split; random flips in the train split",

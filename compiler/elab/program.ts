@@ -216,6 +216,7 @@ export function elaborateProgram(
     settings,
     steps,
     adapters.map((a) => a.name),
+    data,
   );
   return {
     name: decl.name.name,
@@ -321,6 +322,8 @@ function dataSpec(el: Elaborator, m: DataMember, f: Frame): DataSpec {
     if (p.name === "batch" && (v as number) <= 0) return fail(`${what} must be positive`, g.at);
     args[p.name] = v;
   }
+  const problem = schema.check?.(args); // e.g. an unknown concept name: before any training
+  if (problem) return fail(problem.message, given.get(problem.param)?.at ?? m.init);
   return { name: m.name.name, source: sourceName, args, fields: schema.fields(args), member: m };
 }
 

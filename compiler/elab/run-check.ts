@@ -3,10 +3,11 @@
 // training starts, not when the loop is done. The rules mirror the session's interpreter:
 // statements are calls, loops, ifs and lets; expressions are numbers, strings, bools, names
 // and arithmetic/comparisons on them.
-import type { Expr, Stmt } from "../../grammar/ast.ts";
+import type { CallExpr, Expr, MemberExpr, Stmt } from "../../grammar/ast.ts";
 import { didYouMean } from "../diagnostics.ts";
+import { dataSchemas } from "./datasources.ts";
 import { Env } from "./elaborator.ts";
-import type { StepGraph } from "./program.ts";
+import type { DataSpec, StepGraph } from "./program.ts";
 import { checkSampleCall } from "./sample-call.ts";
 import { fail, type Value } from "./values.ts";
 
@@ -18,26 +19,110 @@ export const RUN_COMMANDS = [
   "select",
   "load",
   "sample",
+  "require",
 ];
 export const RUN_OPERATORS = ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">="];
 
 let adapterNames: string[] = [];
+let dataSpecs = new Map<string, DataSpec>();
+/** A name whose value is only known while the run block runs (a loop variable, a result). */
+const RUNTIME: Value = { kind: "bool", value: true };
 
 export function checkRun(
   run: Stmt[],
   settings: Map<string, Value>,
   steps: Map<string, StepGraph>,
   adapters: string[] = [],
+  data = new Map<string, DataSpec>(),
 ) {
   adapterNames = adapters;
+  dataSpecs = data;
   const env = new Env();
   for (const [k, v] of settings) env.define(k, v);
   // evaluate(step) defines the step's logged means as names for later statements.
   const results = new Set<string>();
   collectEvaluated(run, steps, results);
-  const known: Value = { kind: "bool", value: true }; // names only matter here, not values
-  for (const r of results) if (!env.has(r)) env.define(r, known);
+  for (const r of results) if (!env.has(r)) env.define(r, RUNTIME);
   block(run, env, steps);
+}
+
+/** `seq.count` in run: a compile-time constant of a data source (as in steps). */
+export function dataConstant(e: MemberExpr, data: Map<string, DataSpec>): Value {
+  const spec = e.object.kind === "Name" ? data.get(e.object.name) : undefined;
+  if (!spec) return fail("in run, only a data source's constants have members, e.g. seq.count", e);
+  const constants = dataSchemas[spec.source].constants?.(spec.args) ?? {};
+  if (!(e.member.name in constants))
+    return fail(
+      `data source ${spec.name} has no constant '${e.member.name}'${didYouMean(e.member.name, Object.keys(constants))}`,
+      e.member,
+    );
+  return { kind: "int", value: constants[e.member.name] };
+}
+
+/**
+ * `require(cond, "message")`: the condition's value when it depends only on settings and
+ * constants (so a bad `--set` is refused before training), or null when only the run knows it.
+ * Both the checker and the session use this, so they agree on what "static" means.
+ */
+export function requireArgs(e: CallExpr): { cond: Expr; message: string } {
+  const [cond, msg] = e.args.map((a) => a.value);
+  if (e.args.length !== 2 || e.args.some((a) => a.name) || msg.kind !== "String")
+    return fail(
+      'require takes a condition and a message: require(lambda >= 0.0, "lambda must be >= 0")',
+      e,
+    );
+  return { cond, message: msg.value };
+}
+
+export function requireFailed(message: string, e: CallExpr): never {
+  return fail(message, e);
+}
+
+function staticValue(e: Expr, env: Env): Value | null {
+  switch (e.kind) {
+    case "Number":
+      return e.isInt ? { kind: "int", value: e.value } : { kind: "float", value: e.value };
+    case "String":
+      return { kind: "string", value: e.value };
+    case "Bool":
+      return { kind: "bool", value: e.value };
+    case "Name": {
+      const v = env.get(e.name);
+      return v && v !== RUNTIME ? v : null;
+    }
+    case "Member":
+      return dataConstant(e, dataSpecs);
+    case "Binary": {
+      const l = staticValue(e.left, env);
+      const r = staticValue(e.right, env);
+      if (!l || !r) return null;
+      if (!(l.kind === "int" || l.kind === "float") || !(r.kind === "int" || r.kind === "float"))
+        return fail(`'${e.op}' needs numbers in run`, e);
+      const a = l.value;
+      const b = r.value;
+      const ops: Record<string, () => number | boolean> = {
+        "+": () => a + b,
+        "-": () => a - b,
+        "*": () => a * b,
+        "/": () => a / b,
+        "%": () => a % b,
+        "==": () => a === b,
+        "!=": () => a !== b,
+        "<": () => a < b,
+        "<=": () => a <= b,
+        ">": () => a > b,
+        ">=": () => a >= b,
+      };
+      const v = ops[e.op]?.();
+      if (v === undefined) return fail(`'${e.op}' is not supported in run`, e);
+      if (typeof v === "boolean") return { kind: "bool", value: v };
+      return l.kind === "int" && r.kind === "int" && Number.isInteger(v)
+        ? { kind: "int", value: v }
+        : { kind: "float", value: v };
+    }
+    default:
+      return fail("this expression is not supported in a run block", e);
+  }
 }
 
 function collectEvaluated(stmts: Stmt[], steps: Map<string, StepGraph>, out: Set<string>) {
@@ -62,7 +147,7 @@ function block(stmts: Stmt[], env: Env, steps: Map<string, StepGraph>) {
 }
 
 function stmt(s: Stmt, env: Env, steps: Map<string, StepGraph>) {
-  const known: Value = { kind: "bool", value: true };
+  const known = RUNTIME;
   switch (s.kind) {
     case "For": {
       if (s.iterable.kind !== "Range")
@@ -142,6 +227,15 @@ function call(e: Expr, env: Env, steps: Map<string, StepGraph>) {
     case "print":
       for (const a of e.args) expr(a.value, env);
       return;
+    case "require": {
+      const { cond, message } = requireArgs(e);
+      expr(cond, env);
+      const v = staticValue(cond, env);
+      if (v && v.kind !== "bool")
+        return fail(`require's condition must be a comparison, got ${v.kind}`, cond);
+      if (v && !v.value) return requireFailed(message, e);
+      return;
+    }
     case "sample": // sample(denoise, "prompt", ..., n: 4): a grid in RUN_DIR/samples/
       return checkSampleCall(e, steps, (x) => expr(x, env));
     case "select": {
@@ -188,6 +282,9 @@ function expr(e: Expr, env: Env) {
     case "Name":
       if (!env.has(e.name))
         fail(`unknown name '${e.name}' in run${didYouMean(e.name, env.names())}`, e);
+      return;
+    case "Member":
+      dataConstant(e, dataSpecs);
       return;
     case "Binary":
       if (!RUN_OPERATORS.includes(e.op)) fail(`'${e.op}' is not supported in run`, e);
