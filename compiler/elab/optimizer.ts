@@ -32,11 +32,13 @@ export function optimizerScalars(
     const p = Math.min(1, (t - o.warmup) / Math.max(1, totalSteps - o.warmup));
     lr *= o.schedule === "cosine" ? 0.5 * (1 + Math.cos(Math.PI * p)) : 1 - p;
   }
-  return {
+  const out: Record<string, number> = {
     [`${o.name}.lr`]: lr,
     [`${o.name}.bc1`]: 1 - o.beta1 ** t,
     [`${o.name}.bc2`]: 1 - o.beta2 ** t,
   };
+  if (o.ema > 0) out[`${o.name}.ema_decay`] = emaDecay(o.ema, t);
+  return out;
 }
 
 /** Appends the optimizer update for (param, grad) pairs; records updates in g.updates. */
@@ -134,7 +136,17 @@ function emitEma(g: Graph, o: OptimizerSpec, registry: ParamRegistry, param: num
     loc: p.loc,
   });
   const ema = registry.node(g, info);
-  g.updates.set(ema, g.add(g.scale(ema, o.ema), g.scale(next, 1 - o.ema)));
+  const d = g.input(`${o.name}.ema_decay`, { dtype: "f32", shape: [] });
+  g.updates.set(ema, g.add(g.mul(ema, d), g.mul(next, g.sub(g.const(1), d))));
+}
+
+/**
+ * The EMA decay at optimizer step t (1-based): min(ema, (1 + t) / (10 + t)). The warm-up
+ * keeps early averages from being dominated by the random initial weights (with a fixed
+ * 0.999 the init still weighs 37 % after 1,000 steps).
+ */
+export function emaDecay(ema: number, t: number): number {
+  return Math.min(ema, (1 + t) / (10 + t));
 }
 
 /** f32 [V, 1...] mask with 1 on the rows listed in the i32 tensor `ids` of a [V, ...] param. */

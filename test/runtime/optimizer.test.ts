@@ -124,6 +124,37 @@ describe("adamw", () => {
   });
 });
 
+describe("ema", () => {
+  it("the average follows the warmed-up decay min(ema, (1 + t) / (10 + t))", async () => {
+    const t = session(
+      gpu,
+      "test/fixtures/runtime/quadratic-ema.cld",
+      { steps: "4" },
+      {
+        runDir: runDir(),
+      },
+    );
+    await t.session.start();
+    const w0 = [...(await t.session.store.readAll()).get("q.w")!];
+    await t.session.run();
+    const ema = [...(await t.session.store.readAll()).get("opt.ema.q.w")!];
+    const average = (decay: (t: number) => number) => {
+      let e = [...w0];
+      for (let k = 1; k <= 4; k++) {
+        const w = adamw(w0, k, ADAMW).w;
+        e = e.map((x, i) => decay(k) * x + (1 - decay(k)) * w[i]);
+      }
+      return e;
+    };
+    const ref = average((k) => Math.min(0.99, (1 + k) / (10 + k)));
+    for (let i = 0; i < ema.length; i++)
+      expect(Math.abs(ema[i] - ref[i]), `ema[${i}]`).toBeLessThan(1e-6);
+    // A fixed decay would leave the average near the initial weights: far from this one.
+    const fixed = average(() => 0.99);
+    expect(Math.max(...fixed.map((x, i) => Math.abs(x - ref[i])))).toBeGreaterThan(1e-2);
+  });
+});
+
 describe("sgd", () => {
   it("momentum and weight decay match the float64 update over three steps", async () => {
     const { w0, w } = await descend("test/fixtures/runtime/quadratic-sgd.cld", {});
