@@ -24,13 +24,9 @@ import { explainNonFinite } from "./debug-nans.ts";
 import { StepExecutor, type HostTensor } from "./executor.ts";
 import type { Gpu } from "./gpu.ts";
 import { Progress } from "./io/progress.ts";
+import { evalHostExpr } from "./host-expr.ts";
 import { initialValue, nameHash, ParamStore } from "./params.ts";
-import {
-  dataConstant,
-  requireArgs,
-  requireFailed,
-  RUN_COMMANDS,
-} from "../compiler/elab/run-check.ts";
+import { requireArgs, requireFailed, RUN_COMMANDS } from "../compiler/elab/run-check.ts";
 import { denoiseSignature, sampleSpec } from "../compiler/elab/sample-call.ts";
 import { sampleGridPath, writeSampleGrid } from "./sample-grid.ts";
 import { baseRecord, snapshotPath, snapshotTensorNames, writeSnapshot } from "./eval/snapshot.ts";
@@ -449,58 +445,7 @@ export class Session {
   }
 
   private evalHost(e: Expr, env: Env): Value {
-    switch (e.kind) {
-      case "Number":
-        return e.isInt ? { kind: "int", value: e.value } : { kind: "float", value: e.value };
-      case "String":
-        return { kind: "string", value: e.value };
-      case "Bool":
-        return { kind: "bool", value: e.value };
-      case "Name": {
-        const v =
-          env.get(e.name) ??
-          (this.results.has(e.name)
-            ? { kind: "float" as const, value: this.results.get(e.name)! }
-            : undefined);
-        if (!v)
-          return fail(
-            `unknown name '${e.name}' in run${didYouMean(e.name, [...env.names(), ...this.results.keys()])}`,
-            e,
-          );
-        return v;
-      }
-      case "Member":
-        return dataConstant(e, this.compiled.program.data);
-      case "Binary": {
-        const l = this.evalHost(e.left, env);
-        const r = this.evalHost(e.right, env);
-        if ((l.kind === "int" || l.kind === "float") && (r.kind === "int" || r.kind === "float")) {
-          const ops: Record<string, (a: number, b: number) => number | boolean> = {
-            "+": (a, b) => a + b,
-            "-": (a, b) => a - b,
-            "*": (a, b) => a * b,
-            "/": (a, b) => a / b,
-            "%": (a, b) => a % b,
-            "==": (a, b) => a === b,
-            "!=": (a, b) => a !== b,
-            "<": (a, b) => a < b,
-            "<=": (a, b) => a <= b,
-            ">": (a, b) => a > b,
-            ">=": (a, b) => a >= b,
-          };
-          const f = ops[e.op];
-          if (!f) return fail(`'${e.op}' is not supported in run`, e);
-          const v = f(l.value, r.value);
-          if (typeof v === "boolean") return { kind: "bool", value: v };
-          return l.kind === "int" && r.kind === "int" && Number.isInteger(v)
-            ? { kind: "int", value: v }
-            : { kind: "float", value: v };
-        }
-        return fail(`'${e.op}' needs numbers in run`, e);
-      }
-      default:
-        return fail("this expression is not supported in a run block", e);
-    }
+    return evalHostExpr(e, env, this.results, this.compiled.program.data);
   }
 
   private async execBlock(stmts: Stmt[], env: Env, top: boolean): Promise<void> {
