@@ -1,0 +1,98 @@
+// The forgetting benchmark of issue 4: C-LoRA (two λ, two ranks) and every baseline on the
+// same concept sequence, seeds and budget, each trained with `cldc train` and scored with
+// `cldc eval`, then one table (bench/results-continual.md) built from the runs'
+// eval/scores.json. Runs are resumable: a method whose scores exist is not run again.
+//
+//   npx tsx bench/continual.ts [--tasks 10] [--steps 200] [--only clora,lora_seq] [--table-only]
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+export interface Method {
+  name: string;
+  file: string;
+  sets: string[];
+}
+
+export const METHODS: Method[] = [
+  { name: "clora λ=1e8 r=4", file: "examples/clora.cld", sets: ["lambda=100000000.0", "rank=4"] },
+  { name: "clora λ=1e6 r=4", file: "examples/clora.cld", sets: ["lambda=1000000.0", "rank=4"] },
+  { name: "clora λ=1e8 r=8", file: "examples/clora.cld", sets: ["lambda=100000000.0", "rank=8"] },
+  { name: "lora_seq r=4", file: "examples/lora_seq.cld", sets: ["rank=4"] },
+  { name: "custom_diffusion", file: "examples/custom_diffusion.cld", sets: [] },
+  { name: "textual_inversion", file: "examples/textual_inversion.cld", sets: [] },
+  { name: "ewc", file: "examples/ewc.cld", sets: [] },
+  { name: "offline r=4", file: "examples/offline.cld", sets: ["rank=4"] },
+];
+
+/** The part of `cldc eval`'s scores.json the table reads. */
+export interface Scores {
+  concepts: string[];
+  summary: Record<
+    "accuracy" | "kid",
+    { finalAverage: number; forgetting: number; plasticity: number }
+  >;
+  params: { trainedPerTask: number; storedFinal: number };
+  timing: { trainSeconds: number[] };
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+const kid = (v: number) => (1000 * v).toFixed(1);
+
+/** One Markdown row per method; methods without scores are listed as not run. */
+export function table(rows: { method: string; scores: Scores | null }[]): string {
+  const head = [
+    "| method | judge acc. final | forgetting | plasticity | KID×10³ final | KID forgetting | trained / task | stored | train time |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  const body = rows.map(({ method, scores: s }) => {
+    if (!s) return `| ${method} | not run | | | | | | | |`;
+    const a = s.summary.accuracy;
+    const k = s.summary.kid;
+    const secs = s.timing.trainSeconds.reduce((x, y) => x + y, 0);
+    return `| ${method} | ${pct(a.finalAverage)} | ${pct(a.forgetting)} | ${pct(a.plasticity)} | ${kid(k.finalAverage)} | ${kid(k.forgetting)} | ${s.params.trainedPerTask.toLocaleString("en-US")} | ${s.params.storedFinal.toLocaleString("en-US")} | ${Math.round(secs)} s |`;
+  });
+  return [...head, ...body].join("\n");
+}
+
+export const runDirOf = (root: string, m: Method) =>
+  join(root, m.name.replace(/[^A-Za-z0-9_.-]+/g, "_"));
+
+function main() {
+  const { values } = parseArgs({
+    options: {
+      tasks: { type: "string", default: "10" },
+      steps: { type: "string", default: "200" },
+      only: { type: "string" },
+      root: { type: "string", default: "runs/bench-continual" },
+      "table-only": { type: "boolean", default: false },
+    },
+  });
+  const only = values.only?.split(",");
+  const methods = METHODS.filter((m) => !only || only.some((o) => m.name.startsWith(o)));
+  const cldc = (args: string[]) => {
+    console.log(`$ node bin/cldc.js ${args.join(" ")}`);
+    const r = spawnSync("node", ["bin/cldc.js", ...args], { stdio: "inherit" });
+    if (r.status !== 0) throw new Error(`cldc ${args[0]} failed (exit ${r.status})`);
+  };
+  for (const m of methods) {
+    const dir = runDirOf(values.root!, m);
+    if (values["table-only"] || existsSync(join(dir, "eval", "scores.json"))) continue;
+    const sets = [`tasks=${values.tasks}`, `steps=${values.steps}`, ...m.sets];
+    cldc(["train", m.file, "--run-dir", dir, ...sets.flatMap((s) => ["--set", s])]);
+    cldc(["eval", dir]);
+  }
+  const rows = METHODS.map((m) => {
+    const f = join(runDirOf(values.root!, m), "eval", "scores.json");
+    return {
+      method: m.name,
+      scores: existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as Scores) : null,
+    };
+  });
+  const md = `# Continual customization benchmark\n\n\`npx tsx bench/continual.ts --tasks ${values.tasks} --steps ${values.steps}\` (runs under ${values.root}/)\n\n${table(rows)}\n`;
+  writeFileSync("bench/results-continual.md", md);
+  console.log(md);
+}
+
+if (process.argv[1]?.endsWith("continual.ts")) main();

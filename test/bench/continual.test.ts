@@ -1,0 +1,45 @@
+// The forgetting benchmark's table (known answers) and its method list (every program and
+// setting it would run type-checks, so a renamed setting fails here, not hours into a run).
+import { describe, expect, it } from "vitest";
+import { check } from "../../compiler/compile.ts";
+import { METHODS, runDirOf, table, type Scores } from "../../bench/continual.ts";
+
+const scores: Scores = {
+  concepts: ["octopus", "snail"],
+  summary: {
+    accuracy: { finalAverage: 0.625, forgetting: 0.125, plasticity: 0.75 },
+    kid: { finalAverage: 0.0123, forgetting: 0.002, plasticity: 0.01 },
+  },
+  params: { trainedPerTask: 3136, storedFinal: 143296 },
+  timing: { trainSeconds: [100.4, 40.2] },
+};
+
+describe("bench/continual", () => {
+  it("formats one row per method, not-run methods included", () => {
+    const md = table([
+      { method: "clora", scores },
+      { method: "ewc", scores: null },
+    ]).split("\n");
+    expect(md).toHaveLength(4);
+    expect(md[2]).toBe(
+      "| clora | 62.5 % | 12.5 % | 75.0 % | 12.3 | 2.0 | 3,136 | 143,296 | 141 s |",
+    );
+    expect(md[3]).toBe("| ewc | not run | | | | | | | |");
+  });
+
+  it("gives every method its own run directory", () => {
+    const dirs = METHODS.map((m) => runDirOf("runs/b", m));
+    expect(new Set(dirs).size).toBe(METHODS.length);
+    for (const d of dirs) expect(d).toMatch(/^runs\/b\/[A-Za-z0-9_.-]+$/);
+  });
+
+  it.each(METHODS.map((m) => [m.name, m] as const))("%s type-checks with its settings", (_, m) => {
+    const settings = new Map([
+      ["tasks", "10"],
+      ["steps", "200"],
+      ...m.sets.map((s) => s.split("=") as [string, string]),
+    ]);
+    const diagnostics = check(m.file, { subgroups: false }, settings);
+    expect(diagnostics.map((d) => d.message)).toEqual([]);
+  });
+});
