@@ -52,8 +52,31 @@ function formatOne(
       ? Math.max(1, end.column - start.column)
       : Math.max(1, lineText.length - start.column + 1);
   const gutter = String(start.line).padStart(4);
-  const caret = " ".repeat(start.column - 1) + "^" + "~".repeat(Math.max(0, width - 1));
-  return `${head}\n${gutter} | ${lineText}\n${" ".repeat(gutter.length)} | ${caret}`;
+  const { shown, column, span } = clipLine(lineText, start.column, width);
+  const caret = " ".repeat(column - 1) + "^" + "~".repeat(Math.max(0, span - 1));
+  return `${head}\n${gutter} | ${shown}\n${" ".repeat(gutter.length)} | ${caret}`;
+}
+
+/** Longest source excerpt quoted under a diagnostic; longer lines are cut around the caret. */
+export const MAX_QUOTED = 160;
+
+/** A window of at most MAX_QUOTED characters of `line` around `column` (1-based), with "…" marks. */
+export function clipLine(
+  line: string,
+  column: number,
+  width: number,
+): { shown: string; column: number; span: number } {
+  if (line.length <= MAX_QUOTED) return { shown: line, column, span: width };
+  const from = Math.max(0, Math.min(column - 1 - 40, line.length - MAX_QUOTED));
+  const to = from + MAX_QUOTED;
+  const pre = from > 0 ? "…" : "";
+  const post = to < line.length ? "…" : "";
+  const col = column - from + pre.length;
+  return {
+    shown: pre + line.slice(from, to) + post,
+    column: col,
+    span: Math.max(1, Math.min(width, to - (column - 1))),
+  };
 }
 
 export function formatDiagnostics(ds: Diagnostic[], sources: SourceMap): string {

@@ -191,3 +191,18 @@ describe("formatting", () => {
     expect(out).toContain("t.cld:2:12: note: '(' opened here");
   });
 });
+
+describe("long source lines", () => {
+  it("quotes a window around the caret, not the whole line", () => {
+    const line = "let x = " + "1 + ".repeat(5000) + "@";
+    const text = `block A() {\n  ${line}\n}\n`;
+    const r = parseFile(text, "t.cld");
+    expect(r.diagnostics.length).toBeGreaterThan(0);
+    const out = formatDiagnostics(r.diagnostics.slice(0, 1), new Map([["t.cld", text]]));
+    const [, quoted, caret] = out.split("\n");
+    expect(quoted.length).toBeLessThan(200);
+    expect(quoted).toMatch(/^ {3}2 \| …[ +1]*@$/);
+    // The caret sits under the offending '@' in the excerpt.
+    expect(quoted[caret.indexOf("^")]).toBe("@");
+  });
+});
