@@ -8,6 +8,7 @@ import { didYouMean } from "../diagnostics.ts";
 import { dataSchemas } from "./datasources.ts";
 import { Env } from "./elaborator.ts";
 import type { DataSpec, StepGraph } from "./program.ts";
+import { evalRunExpr } from "./run-expr.ts";
 import { checkSampleCall } from "./sample-call.ts";
 import { fail, type Value } from "./values.ts";
 
@@ -79,50 +80,14 @@ export function requireFailed(message: string, e: CallExpr): never {
 }
 
 function staticValue(e: Expr, env: Env): Value | null {
-  switch (e.kind) {
-    case "Number":
-      return e.isInt ? { kind: "int", value: e.value } : { kind: "float", value: e.value };
-    case "String":
-      return { kind: "string", value: e.value };
-    case "Bool":
-      return { kind: "bool", value: e.value };
-    case "Name": {
-      const v = env.get(e.name);
+  return evalRunExpr(
+    e,
+    (n) => {
+      const v = env.get(n.name);
       return v && v !== RUNTIME ? v : null;
-    }
-    case "Member":
-      return dataConstant(e, dataSpecs);
-    case "Binary": {
-      const l = staticValue(e.left, env);
-      const r = staticValue(e.right, env);
-      if (!l || !r) return null;
-      if (!(l.kind === "int" || l.kind === "float") || !(r.kind === "int" || r.kind === "float"))
-        return fail(`'${e.op}' needs numbers in run`, e);
-      const a = l.value;
-      const b = r.value;
-      const ops: Record<string, () => number | boolean> = {
-        "+": () => a + b,
-        "-": () => a - b,
-        "*": () => a * b,
-        "/": () => a / b,
-        "%": () => a % b,
-        "==": () => a === b,
-        "!=": () => a !== b,
-        "<": () => a < b,
-        "<=": () => a <= b,
-        ">": () => a > b,
-        ">=": () => a >= b,
-      };
-      const v = ops[e.op]?.();
-      if (v === undefined) return fail(`'${e.op}' is not supported in run`, e);
-      if (typeof v === "boolean") return { kind: "bool", value: v };
-      return l.kind === "int" && r.kind === "int" && Number.isInteger(v)
-        ? { kind: "int", value: v }
-        : { kind: "float", value: v };
-    }
-    default:
-      return fail("this expression is not supported in a run block", e);
-  }
+    },
+    dataSpecs,
+  );
 }
 
 function collectEvaluated(stmts: Stmt[], steps: Map<string, StepGraph>, out: Set<string>) {
