@@ -10,6 +10,7 @@ import { hashU32 } from "../compiler/ops/source.ts";
 import { loadFashionMnist } from "../data/fashion.ts";
 import { mnistSplit } from "../data/mnist.ts";
 import type { HostTensor } from "./executor.ts";
+import { labelledRuntime } from "./labelled-runtime.ts";
 import { openConceptImages } from "./eval/concept-images.ts";
 
 export interface HostBatch {
@@ -55,22 +56,7 @@ export function openData(spec: DataSpec): DataRuntime {
     shuffle: spec.args.shuffle as boolean,
     seed: spec.args.seed as number,
   });
-  const wrap = (b: { x: Float32Array; y: Int32Array; count: number }): HostBatch => ({
-    fields: new Map<string, HostTensor>([
-      ["x", b.x],
-      ["y", b.y],
-    ]),
-    count: b.count,
-  });
-  return {
-    next: () => wrap(src.next()),
-    *epoch() {
-      for (const b of src.epoch({ pad: true })) yield wrap(b);
-    },
-    state: () => src.state(),
-    restore: (s) => src.restore(s),
-    size: n,
-  };
+  return labelledRuntime(src, n);
 }
 
 /** Images and captions of the emoji corpus, as (x in [-1, 1], tokens, concept index). */

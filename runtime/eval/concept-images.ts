@@ -6,8 +6,8 @@
 import type { DataSpec } from "../../compiler/elab/program.ts";
 import { BatchSource, imageAugment } from "../../data/batches.ts";
 import { emojiConcepts } from "../../data/emoji.ts";
-import type { DataRuntime, HostBatch } from "../data-sources.ts";
-import type { HostTensor } from "../executor.ts";
+import type { DataRuntime } from "../data-sources.ts";
+import { labelledRuntime } from "../labelled-runtime.ts";
 
 /** The comma-separated concept names of a data source's `names` argument. */
 export function conceptNames(arg: unknown): string[] {
@@ -72,20 +72,5 @@ export function openConceptImages(spec: DataSpec): DataRuntime {
     seed: a.seed as number,
     augment: split === "train" ? { x: imageAugment({ flip: true }) } : undefined,
   });
-  const wrap = (b: { x: Float32Array; y: Int32Array; count: number }): HostBatch => ({
-    fields: new Map<string, HostTensor>([
-      ["x", b.x],
-      ["y", b.y],
-    ]),
-    count: b.count,
-  });
-  return {
-    next: () => wrap(src.next()),
-    *epoch() {
-      for (const b of src.epoch({ pad: true })) yield wrap(b);
-    },
-    state: () => src.state(),
-    restore: (s) => src.restore(s),
-    size: items.n,
-  };
+  return labelledRuntime(src, items.n);
 }
