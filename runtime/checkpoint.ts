@@ -11,7 +11,10 @@ export interface HostState {
   /** Side-effecting run-block events completed (step calls, prints, checkpoints...). */
   events: number;
   data: Record<string, { epoch: number; cursor: number }>;
+  /** Steps per optimizer since its start or its last `reset(opt)` (bias correction). */
   optimizerSteps: Record<string, number>;
+  /** Steps each optimizer took before its last `reset(opt)` (absent when none was reset). */
+  optimizerStepsBeforeReset?: Record<string, number>;
   /** Means from evaluate() calls so far (the run block may use them after a resume). */
   results?: Record<string, number>;
   /** Hash of the parameter names and shapes: refuses a checkpoint of another model. */

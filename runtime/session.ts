@@ -1,18 +1,18 @@
 // A training session: owns the device state of a compiled program and interprets its
-// `run` block on the host. Every side effect of the run block (a step call, a checkpoint,
+// `run` block on the host (loops, ifs, lets and step calls here; the other commands, such as
+// checkpoint() or merge(kv), in runtime/run-commands.ts). Every side effect of the run block (a step call, a checkpoint,
 // an evaluation, a print) is an "event" with a sequence number; a resumed session skips
 // the events its checkpoint already covers, so a killed run continues exactly.
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Expr, Stmt } from "../grammar/ast.ts";
 import type { Compiled } from "../compiler/compile.ts";
-import { optimizerScalars } from "../compiler/elab/optimizer.ts";
-import { didYouMean } from "../compiler/diagnostics.ts";
+import { optimizerMomentNames, optimizerScalars } from "../compiler/elab/optimizer.ts";
 import { Env } from "../compiler/elab/elaborator.ts";
 import { fail, type Value } from "../compiler/elab/values.ts";
 import { hashU32 } from "../compiler/ops/source.ts";
 import { openData, type DataRuntime } from "./data-sources.ts";
-import { emaSources } from "./checkpoint-model.ts";
+import { loadWeights } from "./load-weights.ts";
 import {
   checkCheckpointTensors,
   loadCheckpoint,
@@ -26,9 +26,9 @@ import type { Gpu } from "./gpu.ts";
 import { Progress } from "./io/progress.ts";
 import { evalHostExpr } from "./host-expr.ts";
 import { initialValue, nameHash, ParamStore } from "./params.ts";
-import { requireArgs, requireFailed, RUN_COMMANDS } from "../compiler/elab/run-check.ts";
-import { denoiseSignature, sampleSpec } from "../compiler/elab/sample-call.ts";
-import { sampleGridPath, writeSampleGrid } from "./sample-grid.ts";
+import { OptimizerSteps } from "./optimizer-steps.ts";
+import { RunCommands } from "./run-commands.ts";
+import { countStepCalls, containsStepCall } from "./run-block-scan.ts";
 import { baseRecord, snapshotPath, snapshotTensorNames, writeSnapshot } from "./eval/snapshot.ts";
 
 export interface SessionOptions {
@@ -65,16 +65,16 @@ export class Session {
   readonly store: ParamStore;
   readonly executors = new Map<string, StepExecutor>();
   readonly data = new Map<string, DataRuntime>();
-  private events = 0;
+  private eventCount = 0;
   private resumeFrom = 0;
-  private optimizerSteps: Record<string, number> = {};
+  readonly optimizerSteps = new OptimizerSteps();
   private lastCheckpoint = Date.now();
   private stepsSinceCheckpoint = 0;
   private stopRequested = false;
   private progress: Progress | null = null;
+  /** How many times the run block calls each step (for LR schedules). */
   private totalSteps = new Map<string, number>();
   readonly shapes = new Map<string, number[]>();
-  private warnedPadding = new Set<string>();
   readonly results = new Map<string, number>();
   private lastLogs = new Map<string, number>();
   /**
@@ -85,6 +85,7 @@ export class Session {
   /** Start of the training a snapshot's `seconds` covers; reset at each snapshot. */
   private snapshotClock = Date.now();
   private resumedSinceSnapshot = false;
+  private readonly commands = new RunCommands(this);
 
   constructor(
     readonly gpu: Gpu,
@@ -97,6 +98,11 @@ export class Session {
     for (const [name, step] of compiled.steps)
       this.executors.set(name, new StepExecutor(gpu, step.plan, this.store, name));
     if (opts.debugNans) for (const ex of this.executors.values()) ex.enableSnapshots();
+  }
+
+  /** Side-effecting run-block events done so far. */
+  get events(): number {
+    return this.eventCount;
   }
 
   /** The events the checkpoint we resumed from covers (0 for a fresh run). */
@@ -151,7 +157,7 @@ export class Session {
     if (mismatch) throw new ResumeError(mismatch);
     for (const [name, data] of ck.tensors) this.store.set(name, data);
     for (const [name, st] of Object.entries(ck.state.data)) this.data.get(name)?.restore(st);
-    this.optimizerSteps = { ...ck.state.optimizerSteps };
+    this.optimizerSteps.restore(ck.state);
     for (const [k, v] of Object.entries(ck.state.results ?? {})) this.results.set(k, v);
     this.resumeFrom = ck.state.events;
     this.resumedSinceSnapshot = true;
@@ -174,9 +180,9 @@ export class Session {
     const state: HostState = {
       program: this.compiled.program.name,
       settings: this.settingsRecord(),
-      events: this.events,
+      events: this.eventCount,
       data: Object.fromEntries([...this.data].map(([k, d]) => [k, d.state()])),
-      optimizerSteps: { ...this.optimizerSteps },
+      ...this.optimizerSteps.state(),
       results: Object.fromEntries(this.results),
       modelHash: modelHash(this.shapes),
       entry: this.compiled.loaded.entry,
@@ -219,9 +225,9 @@ export class Session {
     return path;
   }
 
-  /** True when this event was already done before the checkpoint we resumed from. */
-  private skip(): boolean {
-    return this.events++ < this.resumeFrom;
+  /** Counts one event; true when it was already done before the checkpoint we resumed from. */
+  skipEvent(): boolean {
+    return this.eventCount++ < this.resumeFrom;
   }
 
   async runStep(name: string, at: Expr): Promise<Map<string, number>> {
@@ -243,11 +249,13 @@ export class Session {
   ): Promise<Map<string, number>> {
     const step = this.compiled.program.steps.get(name)!;
     if (ex.inputs.has("__seed"))
-      feeds.set("__seed", Int32Array.of(hashU32((this.opts.seed * 7919 + this.events) >>> 0) | 0));
+      feeds.set(
+        "__seed",
+        Int32Array.of(hashU32((this.opts.seed * 7919 + this.eventCount) >>> 0) | 0),
+      );
     const o = step.optimizer;
     if (o) {
-      const t = (this.optimizerSteps[o.name] ?? 0) + 1;
-      this.optimizerSteps[o.name] = t;
+      const t = this.optimizerSteps.next(o.name);
       for (const [k, v] of Object.entries(optimizerScalars(o, t, this.totalSteps.get(name) ?? t))) {
         if (ex.inputs.has(k)) feeds.set(k, Float32Array.of(v));
       }
@@ -268,7 +276,7 @@ export class Session {
           why = `; --debug-nans: ${await explainNonFinite(ex, graph, feeds, this.store, sources)}`;
         }
         throw new NonFiniteError(
-          `step ${name}: '${k}' is ${v[0]} at event ${this.events} (optimizer step ${o ? this.optimizerSteps[o.name] : "-"}); ${kept}${why}`,
+          `step ${name}: '${k}' is ${v[0]} at event ${this.eventCount} (optimizer step ${o ? this.optimizerSteps.reported(o.name) : "-"}); ${kept}${why}`,
         );
       }
     }
@@ -282,75 +290,14 @@ export class Session {
     if (ex.inputs.has("__seed") && !feeds.has("__seed"))
       feeds.set(
         "__seed",
-        Int32Array.of(hashU32((this.opts.seed * 7919 + this.events++) >>> 0) | 0),
+        Int32Array.of(hashU32((this.opts.seed * 7919 + this.eventCount++) >>> 0) | 0),
       );
     return ex.run(feeds);
   }
 
-  async evaluate(name: string): Promise<Map<string, number>> {
-    const step = this.compiled.program.steps.get(name)!;
-    if (!step.batch) throw new Error(`evaluate(${name}): the step reads no data source`);
-    if (step.optimizer)
-      throw new Error(
-        `evaluate(${name}): the step trains (it has 'minimize'); evaluate a step that only logs`,
-      );
-    const ex = this.executors.get(name)!;
-    const data = this.data.get(step.batch.data)!;
-    const batch = this.compiled.program.data.get(step.batch.data)!.args.batch as number;
-    if (data.size % batch !== 0 && !this.warnedPadding.has(name)) {
-      this.warnedPadding.add(name);
-      this.opts.log(
-        `warning: evaluate(${name}): ${data.size} items are not a multiple of the batch (${batch}); the last batch is padded and its mean includes the padding`,
-      );
-    }
-    const sums = new Map<string, number>();
-    let count = 0;
-    for (const b of data.epoch()) {
-      const feeds = new Map<string, HostTensor>();
-      for (const [k, v] of b.fields) feeds.set(`${step.batch.param}.${k}`, v);
-      if (ex.inputs.has("__seed"))
-        feeds.set(
-          "__seed",
-          Int32Array.of(hashU32((this.opts.seed * 7919 + this.events) >>> 0) | 0),
-        );
-      const out = await ex.run(feeds);
-      // Logged values are batch means, weighted by the batch's real rows.
-      for (const [k, v] of out) sums.set(k, (sums.get(k) ?? 0) + v[0] * b.count);
-      count += b.count;
-    }
-    const means = new Map<string, number>();
-    for (const [k, v] of sums) means.set(k, v / count);
-    return means;
-  }
-
-  /**
-   * Loads model weights from another run's checkpoint (e.g. the base model): every tensor
-   * whose name is a trainable parameter here, preferring EMA copies (`<opt>.ema.<name>`).
-   * Optimizer state is not loaded.
-   */
+  /** `load(path)`: the model weights of another run's checkpoint (runtime/load-weights.ts). */
   loadWeights(path: string): number {
-    const ck = loadCheckpoint(path);
-    if (!ck) throw new Error(`load: no such checkpoint: ${path}`);
-    const infos = this.compiled.program.registry.params;
-    const ema = emaSources(ck.tensors.keys(), infos);
-    let loaded = 0;
-    for (const [name, info] of infos) {
-      if (info.state) continue;
-      const data = ck.tensors.get(ema.get(name) ?? name);
-      if (!data) continue;
-      const want = info.type.shape.reduce((a, b) => a * b, 1);
-      if (data.length !== want)
-        throw new Error(
-          `load: ${path}: '${name}' has ${data.length} values, this program's has ${want} ([${info.type.shape.join(", ")}])`,
-        );
-      this.store.set(name, data);
-      loaded++;
-    }
-    if (loaded === 0)
-      throw new Error(
-        `load: ${path} has no tensor this program uses (is it a checkpoint of another model?)`,
-      );
-    return loaded;
+    return loadWeights(this.store, this.compiled.program.registry.params, path);
   }
 
   /**
@@ -360,7 +307,7 @@ export class Session {
   async merge(adapter: string): Promise<void> {
     const infos = this.compiled.program.registry.params;
     // A fresh A per task, deterministic across resumes (event numbers are).
-    const draw = hashU32((this.opts.seed ^ hashU32(this.events + 1) ^ nameHash(adapter)) >>> 0);
+    const draw = hashU32((this.opts.seed ^ hashU32(this.eventCount + 1) ^ nameHash(adapter)) >>> 0);
     for (const [name, info] of infos) {
       const prefix = `${adapter}.a.`;
       if (!name.startsWith(prefix)) continue;
@@ -396,6 +343,22 @@ export class Session {
     }
   }
 
+  /**
+   * `reset(opt)`, e.g. at a task boundary: the optimizer starts over as if new. Its moments
+   * (all its state but the EMA copies, which track the weights) become zeros and its step
+   * count 0, so bias correction and warm-up (and the EMA's decay warm-up) start again.
+   */
+  reset(optimizer: string): void {
+    for (const name of optimizerMomentNames(optimizer, this.compiled.program.registry.params))
+      this.store.set(name, new Float32Array(this.shapes.get(name)!.reduce((a, b) => a * b, 1)));
+    this.optimizerSteps.reset(optimizer);
+  }
+
+  /** What `load(...)` read, for snapshots to name their base. */
+  setBaseCheckpoint(base: ReturnType<typeof baseRecord>): void {
+    this.baseCheckpoint = base;
+  }
+
   // ------------------------------------------------------------------ the run block
 
   async run(): Promise<void> {
@@ -403,39 +366,16 @@ export class Session {
     // the outer `total`, while a `let` in the body stays in the body.
     const env = new Env();
     for (const [k, v] of this.compiled.program.settings) env.define(k, v);
-    this.countSteps(this.compiled.program.run, env.child(), 1);
+    const evalHost = (e: Expr, scope: Env) => this.evalHost(e, scope);
+    countStepCalls(
+      this.compiled.program.run,
+      env.child(),
+      this.compiled,
+      evalHost,
+      this.totalSteps,
+    );
     await this.execBlock(this.compiled.program.run, env, true);
     this.progress?.done();
-  }
-
-  /** How many times each step is called (for LR schedules), assuming loops run fully. */
-  private countSteps(stmts: Stmt[], env: Env, times: number) {
-    const known = (e: Expr): Value | null => {
-      try {
-        return this.evalHost(e, env);
-      } catch {
-        return null; // depends on a loop variable or an evaluate() result: not counted
-      }
-    };
-    for (const s of stmts) {
-      if (s.kind === "Let" || s.kind === "Assign") {
-        const v = known(s.value);
-        if (v) env.define(s.name.name, v);
-      } else if (s.kind === "For" && s.iterable.kind === "Range") {
-        const a = known(s.iterable.start);
-        const b = known(s.iterable.end);
-        if (a?.kind === "int" && b?.kind === "int")
-          this.countSteps(s.body, env.child(), times * Math.max(0, b.value - a.value));
-      } else if (
-        s.kind === "ExprStmt" &&
-        s.expr.kind === "Call" &&
-        s.expr.callee.kind === "Name" &&
-        this.compiled.program.steps.has(s.expr.callee.name)
-      ) {
-        const n = s.expr.callee.name;
-        this.totalSteps.set(n, (this.totalSteps.get(n) ?? 0) + times);
-      }
-    }
   }
 
   private evalInt(e: Expr, env: Env): number {
@@ -444,7 +384,7 @@ export class Session {
     return v.value;
   }
 
-  private evalHost(e: Expr, env: Env): Value {
+  evalHost(e: Expr, env: Env): Value {
     return evalHostExpr(e, env, this.results, this.compiled.program.data);
   }
 
@@ -472,7 +412,7 @@ export class Session {
           const inner = env.child();
           inner.define(s.variable.name, { kind: "int", value: i });
           await this.execBlock(s.body, inner, false);
-          if (bar && this.events <= this.resumeFrom) bar.resumeAt(i - a + 1);
+          if (bar && this.eventCount <= this.resumeFrom) bar.resumeAt(i - a + 1);
           else if (bar) {
             bar.update(
               i - a + 1,
@@ -480,7 +420,7 @@ export class Session {
             );
           }
           if (
-            this.events > this.resumeFrom &&
+            this.eventCount > this.resumeFrom &&
             ((this.opts.checkpointSeconds > 0 &&
               Date.now() - this.lastCheckpoint > this.opts.checkpointSeconds * 1000) ||
               ((this.opts.checkpointSteps ?? 0) > 0 &&
@@ -533,166 +473,25 @@ export class Session {
           `step ${name} takes no arguments in run (its batch comes from its data source)`,
           e,
         );
-      if (this.skip()) return;
+      if (this.skipEvent()) return;
       this.stepsSinceCheckpoint++;
       this.lastLogs = await this.runStep(name, e);
       const opt = steps.get(name)!.optimizer;
       this.opts.onStep?.(name, this.lastLogs, {
-        event: this.events,
-        optimizerStep: opt ? this.optimizerSteps[opt.name] : null,
+        event: this.eventCount,
+        optimizerStep: opt ? this.optimizerSteps.reported(opt.name) : null,
       });
       if (this.stopRequested) {
         // Any event boundary is a consistent place to resume from.
         const p = await this.checkpoint();
         throw new StoppedError(
-          `stopped after event ${this.events}; checkpoint written: ${p} (run the same command again to resume)`,
+          `stopped after event ${this.eventCount}; checkpoint written: ${p} (run the same command again to resume)`,
         );
       }
       return;
     }
-    switch (name) {
-      case "checkpoint": {
-        if (e.args.length) {
-          const [label, index] = e.args.map((a) => this.evalHost(a.value, env));
-          if (label?.kind !== "string" || index?.kind !== "int" || e.args.length !== 2)
-            return fail(
-              'a named checkpoint takes a label and an index: checkpoint("after_task", task)',
-              e,
-            );
-          if (this.skip()) return;
-          const p = await this.snapshot(label.value, index.value);
-          this.opts.log(`snapshot written: ${p}`);
-          return;
-        }
-        if (this.skip()) return;
-        const p = await this.checkpoint();
-        this.opts.log(`checkpoint written: ${p}`);
-        return;
-      }
-      case "evaluate": {
-        const arg = e.args[0]?.value;
-        if (!arg || arg.kind !== "Name" || !steps.has(arg.name))
-          return fail(
-            `evaluate takes a step name${arg?.kind === "Name" ? didYouMean(arg.name, steps.keys()) : ""}`,
-            e,
-          );
-        if (this.skip()) return;
-        const means = await this.evaluate(arg.name);
-        for (const [k, v] of means) this.results.set(k, v);
-        this.opts.log(
-          `evaluate ${arg.name}: ${[...means].map(([k, v]) => `${k} = ${v.toFixed(4)}`).join(", ")}`,
-        );
-        return;
-      }
-      case "select": {
-        const [d, t] = e.args.map((a) => a.value);
-        const data = d?.kind === "Name" ? this.data.get(d.name) : undefined;
-        if (!data?.select)
-          return fail("select takes a concept data source and a concept index: select(seq, t)", e);
-        // select(seq, a..b): the mixture of concepts a..b-1 (joint training).
-        const index = (x: Expr) => {
-          const v = this.evalHost(x, env);
-          if (v.kind !== "int")
-            return fail("select's concept index must be an int, or a range a..b of them", x);
-          return v.value;
-        };
-        const pick: number | [number, number] =
-          t?.kind === "Range" ? [index(t.start), index(t.end)] : index(t);
-        // Not an event: the current concept is part of the data state, and re-selecting
-        // on resume is harmless and keeps the run block's meaning obvious.
-        try {
-          data.select(pick);
-        } catch (err) {
-          return fail((err as Error).message, e);
-        }
-        return;
-      }
-      case "load": {
-        const arg = e.args[0]?.value;
-        const path = arg ? this.evalHost(arg, env) : null;
-        if (!path || path.kind !== "string")
-          return fail(
-            'load takes a checkpoint path: load("runs/pretrain/checkpoint.safetensors")',
-            e,
-          );
-        if (existsSync(path.value)) this.baseCheckpoint = baseRecord(path.value);
-        if (this.skip()) return;
-        const n = this.loadWeights(path.value);
-        this.opts.log(`loaded ${n} tensors from ${path.value}`);
-        return;
-      }
-      case "merge": {
-        const arg = e.args[0]?.value;
-        const ad =
-          arg?.kind === "Name"
-            ? this.compiled.program.adapters.find((a) => a.name === arg.name)
-            : undefined;
-        if (!ad)
-          return fail(
-            `merge takes an adapter${
-              arg?.kind === "Name"
-                ? didYouMean(
-                    arg.name,
-                    this.compiled.program.adapters.map((a) => a.name),
-                  )
-                : ""
-            }`,
-            e,
-          );
-        if (this.skip()) return;
-        await this.merge(ad.name);
-        return;
-      }
-      case "sample": {
-        // Not an event (events seed the training noise, which must not change); done before
-        // the checkpoint we resumed from when events < resumeFrom, and at the checkpoint's
-        // own event boundary when its grid is on disk (grids are written atomically).
-        const spec = sampleSpec(e, (x) => this.evalHost(x, env));
-        const sig = denoiseSignature(this.compiled.program.steps.get(spec.step)!.graph);
-        if (typeof sig === "string") return fail(`sample(${spec.step}): ${sig}`, e);
-        const step = Math.max(0, ...Object.values(this.optimizerSteps));
-        const path = sampleGridPath(this.opts.runDir, step);
-        if (this.events < this.resumeFrom) return;
-        if (this.events === this.resumeFrom && this.resumeFrom > 0 && existsSync(path)) return;
-        this.opts.log(await writeSampleGrid(this, spec, sig, path));
-        return;
-      }
-      case "require": {
-        // Not an event: a condition on settings was already checked at compile time; one on
-        // loop variables or evaluate() results is checked here, when reached.
-        const { cond, message } = requireArgs(e);
-        const v = this.evalHost(cond, env);
-        if (v.kind !== "bool") return fail(`require's condition must be a comparison`, cond);
-        if (!v.value) return requireFailed(message, e);
-        return;
-      }
-      case "print": {
-        if (this.skip()) return;
-        const parts = e.args.map((a) => {
-          const v = this.evalHost(a.value, env);
-          return "value" in v ? String(v.value) : v.kind;
-        });
-        this.opts.log(parts.join(" "));
-        return;
-      }
-    }
-    return fail(
-      `unknown step or command '${name}'${didYouMean(name, [...steps.keys(), ...RUN_COMMANDS])}`,
-      e.callee,
-    );
+    return this.commands.run(name, e, env);
   }
-}
-
-function containsStepCall(stmts: Stmt[], c: Compiled): boolean {
-  return stmts.some(
-    (s) =>
-      (s.kind === "ExprStmt" &&
-        s.expr.kind === "Call" &&
-        s.expr.callee.kind === "Name" &&
-        c.program.steps.has(s.expr.callee.name)) ||
-      (s.kind === "For" && containsStepCall(s.body, c)) ||
-      (s.kind === "If" && (containsStepCall(s.then, c) || containsStepCall(s.otherwise ?? [], c))),
-  );
 }
 
 export { NonFiniteError };

@@ -2,7 +2,7 @@
 // it is fused and runs on the device. The host only supplies the per-step scalars (learning
 // rate after the schedule, Adam's bias corrections) as inputs.
 import type { Graph } from "../ir.ts";
-import type { ParamRegistry } from "./params.ts";
+import type { ParamInfo, ParamRegistry } from "./params.ts";
 
 export interface OptimizerSpec {
   name: string;
@@ -18,6 +18,21 @@ export interface OptimizerSpec {
   warmup: number;
   /** Exponential moving average of the weights (0: none), kept as state `<opt>.ema.<param>`. */
   ema: number;
+}
+
+/**
+ * The kinds of per-parameter state an optimizer keeps besides its EMA copies, named
+ * `<opt>.<kind>.<param>`: what the run block's `reset(opt)` zeroes.
+ */
+export const OPTIMIZER_MOMENTS = ["m", "v", "momentum"] as const;
+export type OptimizerMoment = (typeof OPTIMIZER_MOMENTS)[number];
+
+/** The state tensors `optimizer` keeps besides its EMA copies (which track the weights). */
+export function optimizerMomentNames(optimizer: string, params: Map<string, ParamInfo>): string[] {
+  const prefixes = OPTIMIZER_MOMENTS.map((k) => `${optimizer}.${k}.`);
+  return [...params]
+    .filter(([name, info]) => info.state && prefixes.some((p) => name.startsWith(p)))
+    .map(([name]) => name);
 }
 
 /** The host-side scalars an optimizer step needs, for optimizer step number t (1-based). */
@@ -75,7 +90,7 @@ export function emitOptimizer(
     ]);
     grads = grads.map((gr) => g.mul(gr, scale));
   }
-  const state = (param: number, kind: string) => {
+  const state = (param: number, kind: OptimizerMoment) => {
     const p = g.node(param);
     const info = registry.declare({
       name: `${o.name}.${kind}.${p.name}`,

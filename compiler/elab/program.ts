@@ -217,6 +217,7 @@ export function elaborateProgram(
     steps,
     adapters.map((a) => a.name),
     data,
+    [...optimizers.keys()],
   );
   return {
     name: decl.name.name,

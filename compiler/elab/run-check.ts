@@ -17,6 +17,7 @@ export const RUN_COMMANDS = [
   "evaluate",
   "print",
   "merge",
+  "reset",
   "select",
   "load",
   "sample",
@@ -25,6 +26,7 @@ export const RUN_COMMANDS = [
 export const RUN_OPERATORS = ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">="];
 
 let adapterNames: string[] = [];
+let optimizerNames: string[] = [];
 let dataSpecs = new Map<string, DataSpec>();
 /** A name whose value is only known while the run block runs (a loop variable, a result). */
 const RUNTIME: Value = { kind: "bool", value: true };
@@ -35,8 +37,10 @@ export function checkRun(
   steps: Map<string, StepGraph>,
   adapters: string[] = [],
   data = new Map<string, DataSpec>(),
+  optimizers: string[] = [],
 ) {
   adapterNames = adapters;
+  optimizerNames = optimizers;
   dataSpecs = data;
   const env = new Env();
   for (const [k, v] of settings) env.define(k, v);
@@ -73,6 +77,19 @@ export function requireArgs(e: CallExpr): { cond: Expr; message: string } {
       e,
     );
   return { cond, message: msg.value };
+}
+
+/**
+ * The one-line error for a bad `reset(...)` (it takes one optimizer): a did-you-mean when the
+ * argument is a near miss, else the calls this program allows. The checker and the session
+ * (runtime/run-commands.ts) share it.
+ */
+export function resetUsage(e: CallExpr, optimizers: Iterable<string>): string {
+  const names = [...optimizers];
+  if (!names.length) return "reset takes an optimizer, and this program declares none";
+  const arg = e.args.length === 1 ? e.args[0].value : undefined;
+  const hint = arg?.kind === "Name" ? didYouMean(arg.name, names) : "";
+  return `reset takes an optimizer${hint || `: ${names.map((n) => `reset(${n})`).join(" or ")}`}`;
 }
 
 export function requireFailed(message: string, e: CallExpr): never {
@@ -229,6 +246,13 @@ function call(e: Expr, env: Env, steps: Map<string, StepGraph>) {
           e,
         );
       }
+      return;
+    }
+    case "reset": {
+      // reset(opt): the optimizer starts over (moments zeroed, step count 0) at a task boundary.
+      const arg = e.args[0]?.value;
+      if (e.args.length !== 1 || arg.kind !== "Name" || !optimizerNames.includes(arg.name))
+        return fail(resetUsage(e, optimizerNames), e.args.length === 1 ? arg : e);
       return;
     }
   }

@@ -1,0 +1,84 @@
+// Grows a training checkpoint to a model that gained zero-initialized parameters (a new
+// conditioning path, say), so a long pre-training run goes on instead of starting over:
+//
+//   npx tsx tools/grow-checkpoint.ts PROGRAM.cld CHECKPOINT [-o OUT]
+//
+// Every tensor the program's model has and the checkpoint lacks must start at zero (its
+// `= zeros` init, its optimizer moments, or an EMA copy of such a parameter): then the grown
+// model computes exactly what the checkpoint's did, and training continues from there. Any
+// other missing tensor, a tensor of another shape, or one the model no longer has is
+// refused. The host state (events, data positions, optimizer steps) is kept; the model
+// hash is recomputed. Written atomically; OUT defaults to CHECKPOINT itself.
+import { parseArgs } from "node:util";
+import { compile } from "../compiler/compile.ts";
+import type { ParamInfo } from "../compiler/elab/params.ts";
+import { loadCheckpoint, modelHash, saveCheckpoint } from "../runtime/checkpoint.ts";
+
+/** Whether a parameter the checkpoint lacks starts at zero (so growing keeps the function). */
+function startsAtZero(info: ParamInfo, params: Map<string, ParamInfo>, seen = 0): boolean {
+  if (info.init.kind === "zeros") return true;
+  if (info.init.kind === "constant") return info.init.value === 0;
+  if (info.init.kind === "copy" && seen < 8) {
+    const src = params.get(info.init.of);
+    return src !== undefined && startsAtZero(src, params, seen + 1);
+  }
+  return false;
+}
+
+export function growCheckpoint(program: string, ckPath: string, outPath: string): string[] {
+  const ck = loadCheckpoint(ckPath);
+  if (!ck) throw new Error(`no such file: ${ckPath}`);
+  const settings = new Map(
+    Object.entries(ck.state.settings).flatMap(([k, v]) =>
+      v === null || v === undefined ? [] : [[k, String(v)] as [string, string]],
+    ),
+  );
+  const c = compile(program, settings, { subgroups: false }, ck.state.program);
+  const params = c.program.registry.params;
+  const shapes = new Map([...params].map(([n, p]) => [n, p.type.shape] as [string, number[]]));
+  const added: string[] = [];
+  for (const [name, info] of params) {
+    const size = info.type.shape.reduce((a, b) => a * b, 1);
+    const have = ck.tensors.get(name);
+    if (have) {
+      if (have.length !== size)
+        throw new Error(
+          `${name} has ${have.length} values in ${ckPath}, the model's [${info.type.shape.join(", ")}] has ${size}`,
+        );
+      continue;
+    }
+    if (!startsAtZero(info, params))
+      throw new Error(
+        `the model's new tensor ${name} does not start at zero (init ${info.init.kind}); only zero-initialized tensors can be added to a trained checkpoint`,
+      );
+    ck.tensors.set(name, info.type.dtype === "i32" ? new Int32Array(size) : new Float32Array(size));
+    added.push(`${name} [${info.type.shape.join(", ")}]`);
+  }
+  for (const name of ck.tensors.keys())
+    if (!params.has(name)) throw new Error(`${ckPath} has ${name}, which the model no longer has`);
+  saveCheckpoint(outPath, ck.tensors, shapes, { ...ck.state, modelHash: modelHash(shapes) });
+  return added;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values, positionals } = parseArgs({
+    options: { out: { type: "string", short: "o" } },
+    allowPositionals: true,
+  });
+  if (positionals.length !== 2) {
+    console.error("usage: npx tsx tools/grow-checkpoint.ts PROGRAM.cld CHECKPOINT [-o OUT]");
+    process.exit(2);
+  }
+  const [program, ckPath] = positionals;
+  try {
+    const added = growCheckpoint(program, ckPath, values.out ?? ckPath);
+    console.log(
+      added.length
+        ? `${values.out ?? ckPath}: added ${added.length} zero tensors: ${added.join(", ")}`
+        : `${ckPath} already matches the model; nothing to add`,
+    );
+  } catch (e) {
+    console.error(`grow-checkpoint: ${(e as Error).message}`);
+    process.exit(1);
+  }
+}
