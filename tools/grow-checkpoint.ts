@@ -7,10 +7,12 @@
 // `= zeros` init, its optimizer moments, or an EMA copy of such a parameter): then the grown
 // model computes exactly what the checkpoint's did, and training continues from there. Any
 // other missing tensor, a tensor of another shape, or one the model no longer has is
-// refused. The host state (events, data positions, optimizer steps) is kept; the model
-// hash is recomputed. Written atomically; OUT defaults to CHECKPOINT itself.
+// refused. Settings the program gained (a new knob of the loss, say) are recorded at their
+// defaults, so the run resumes with them. The host state (events, data positions, optimizer
+// steps) is kept; the model hash is recomputed. Written atomically; OUT defaults to
+// CHECKPOINT itself.
 import { parseArgs } from "node:util";
-import { compile } from "../compiler/compile.ts";
+import { compile, findProgram, load } from "../compiler/compile.ts";
 import type { ParamInfo } from "../compiler/elab/params.ts";
 import { loadCheckpoint, modelHash, saveCheckpoint } from "../runtime/checkpoint.ts";
 
@@ -33,6 +35,14 @@ export function growCheckpoint(program: string, ckPath: string, outPath: string)
       v === null || v === undefined ? [] : [[k, String(v)] as [string, string]],
     ),
   );
+  const declared = new Set(
+    findProgram(load(program), ck.state.program).params.map((p) => p.name.name),
+  );
+  for (const k of settings.keys())
+    if (!declared.has(k))
+      throw new Error(
+        `${ckPath} was trained with setting '${k}', which program ${ck.state.program} no longer has`,
+      );
   const c = compile(program, settings, { subgroups: false }, ck.state.program);
   const params = c.program.registry.params;
   const shapes = new Map([...params].map(([n, p]) => [n, p.type.shape] as [string, number[]]));
@@ -56,7 +66,17 @@ export function growCheckpoint(program: string, ckPath: string, outPath: string)
   }
   for (const name of ck.tensors.keys())
     if (!params.has(name)) throw new Error(`${ckPath} has ${name}, which the model no longer has`);
-  saveCheckpoint(outPath, ck.tensors, shapes, { ...ck.state, modelHash: modelHash(shapes) });
+  const settings2 = { ...ck.state.settings };
+  for (const [k, v] of c.program.settings) {
+    if (k in settings2) continue;
+    settings2[k] = "value" in v ? v.value : null;
+    added.push(`setting ${k} = ${JSON.stringify(settings2[k])}`);
+  }
+  saveCheckpoint(outPath, ck.tensors, shapes, {
+    ...ck.state,
+    settings: settings2,
+    modelHash: modelHash(shapes),
+  });
   return added;
 }
 
@@ -74,7 +94,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const added = growCheckpoint(program, ckPath, values.out ?? ckPath);
     console.log(
       added.length
-        ? `${values.out ?? ckPath}: added ${added.length} zero tensors: ${added.join(", ")}`
+        ? `${values.out ?? ckPath}: added ${added.join(", ")}`
         : `${ckPath} already matches the model; nothing to add`,
     );
   } catch (e) {

@@ -36,7 +36,13 @@ function setup() {
     random: join(dir, "random.cld"),
   };
   writeFileSync(files.base, program("", ""));
-  writeFileSync(files.zero, program("param extra: [4] = zeros", " + extra"));
+  writeFileSync(
+    files.zero,
+    program("param extra: [4] = zeros", " + extra").replace(
+      "lr: float = 0.01)",
+      "lr: float = 0.01, gamma: float = 5.0)",
+    ),
+  );
   writeFileSync(files.random, program("param extra: [4] = normal(1.0)", " + extra"));
   const c = compile(files.base, new Map(), { subgroups: false }, "Grow");
   const shapes = new Map(
@@ -74,6 +80,7 @@ describe("tools/grow-checkpoint", () => {
         "opt.ema.net.extra [4]",
         "opt.m.net.extra [4]",
         "opt.v.net.extra [4]",
+        "setting gamma = 5",
       ].sort(),
     );
     const grown = loadCheckpoint(out)!;
@@ -82,6 +89,7 @@ describe("tools/grow-checkpoint", () => {
     for (const [name, data] of tensors) expect(grown.tensors.get(name)).toEqual(data);
     expect(grown.state.events).toBe(2);
     expect(grown.state.optimizerSteps).toEqual({ opt: 2 });
+    expect(grown.state.settings).toEqual({ steps: 3, batch: 2, lr: 0.01, gamma: 5 });
     const c = compile(files.zero, new Map(), { subgroups: false }, "Grow");
     const shapes = new Map(
       [...c.program.registry.params].map(([n, p]) => [n, p.type.shape] as [string, number[]]),
@@ -99,11 +107,19 @@ describe("tools/grow-checkpoint", () => {
     expect(readFileSync(ck).equals(before)).toBe(true);
   });
 
-  it("refuses a checkpoint with a tensor the model no longer has", () => {
-    const { files, ck } = setup();
+  it("refuses a checkpoint with a tensor or a setting the program no longer has", () => {
+    const { dir, files, ck } = setup();
     const grown = ck + ".grown";
     growCheckpoint(files.zero, ck, grown);
     expect(() => growCheckpoint(files.base, grown, grown + "2")).toThrow(
+      /trained with setting 'gamma', which program Grow no longer has/,
+    );
+    const withExtra = join(dir, "extra.cld");
+    writeFileSync(
+      withExtra,
+      program("", "").replace("lr: float = 0.01)", "lr: float = 0.01, gamma: float = 5.0)"),
+    );
+    expect(() => growCheckpoint(withExtra, grown, grown + "3")).toThrow(
       /has net\.extra, which the model no longer has/,
     );
   });
