@@ -6,7 +6,8 @@
 //
 //   npx tsx tools/denoise-loss.ts [CHECKPOINT] [--n 32] [--seed 7] [--grid x0.png]
 //
-// --grid writes the model's one-step x̂0 at t = 0.6 (EMA, with caption) above the real images.
+// --grid writes the model's one-step x̂0 at t = --grid-t (default 0.6; EMA, with caption)
+// above the real images.
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { compile } from "../compiler/compile.ts";
@@ -20,17 +21,19 @@ import { imageGrid, writePng } from "../runtime/io/png.ts";
 import { alphaBar } from "../runtime/sampler.ts";
 import { Session } from "../runtime/session.ts";
 
-const LEVELS = [0.05, 0.2, 0.4, 0.6, 0.8, 0.95];
-const GRID_LEVEL = 0.6;
-
 const { values, positionals } = parseArgs({
   options: {
     n: { type: "string", default: "32" },
     seed: { type: "string", default: "7" },
     grid: { type: "string" },
+    "grid-t": { type: "string", default: "0.6" },
   },
   allowPositionals: true,
 });
+const GRID_LEVEL = Number(values["grid-t"]);
+const LEVELS = [...new Set([0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1, GRID_LEVEL])].sort(
+  (a, b) => a - b,
+);
 const ckPath = positionals[0] ?? "runs/pretrain/checkpoint.safetensors";
 const ck = loadCheckpoint(ckPath);
 if (!ck) {
