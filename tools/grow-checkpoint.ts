@@ -1,7 +1,7 @@
 // Grows a training checkpoint to a model that gained zero-initialized parameters (a new
 // conditioning path, say), so a long pre-training run goes on instead of starting over:
 //
-//   npx tsx tools/grow-checkpoint.ts PROGRAM.cld CHECKPOINT [-o OUT]
+//   npx tsx tools/grow-checkpoint.ts PROGRAM.cld CHECKPOINT [-o OUT] [--reset-ema]
 //
 // Every tensor the program's model has and the checkpoint lacks must start at zero (its
 // `= zeros` init, its optimizer moments, or an EMA copy of such a parameter): then the grown
@@ -10,10 +10,12 @@
 // refused. Settings the program gained (a new knob of the loss, say) are recorded at their
 // defaults, so the run resumes with them. The host state (events, data positions, optimizer
 // steps) is kept; the model hash is recomputed. Written atomically; OUT defaults to
-// CHECKPOINT itself.
+// CHECKPOINT itself. --reset-ema restarts every EMA copy at its weights (after the
+// program's objective changed, an average over the old weights is meaningless).
 import { parseArgs } from "node:util";
 import { compile, findProgram, load } from "../compiler/compile.ts";
 import type { ParamInfo } from "../compiler/elab/params.ts";
+import { emaSources } from "../runtime/checkpoint-model.ts";
 import { loadCheckpoint, modelHash, saveCheckpoint } from "../runtime/checkpoint.ts";
 
 /** Whether a parameter the checkpoint lacks starts at zero (so growing keeps the function). */
@@ -27,7 +29,12 @@ function startsAtZero(info: ParamInfo, params: Map<string, ParamInfo>, seen = 0)
   return false;
 }
 
-export function growCheckpoint(program: string, ckPath: string, outPath: string): string[] {
+export function growCheckpoint(
+  program: string,
+  ckPath: string,
+  outPath: string,
+  opts: { resetEma?: boolean } = {},
+): string[] {
   const ck = loadCheckpoint(ckPath);
   if (!ck) throw new Error(`no such file: ${ckPath}`);
   const settings = new Map(
@@ -72,6 +79,13 @@ export function growCheckpoint(program: string, ckPath: string, outPath: string)
     settings2[k] = "value" in v ? v.value : null;
     added.push(`setting ${k} = ${JSON.stringify(settings2[k])}`);
   }
+  if (opts.resetEma) {
+    // After a change of objective the average of the old weights is meaningless: restart
+    // every EMA copy at its weights.
+    const ema = emaSources(ck.tensors.keys(), params);
+    for (const [param, copy] of ema) ck.tensors.set(copy, ck.tensors.get(param)!.slice());
+    added.push(`${ema.size} EMA copies reset to their weights`);
+  }
   saveCheckpoint(outPath, ck.tensors, shapes, {
     ...ck.state,
     settings: settings2,
@@ -82,16 +96,23 @@ export function growCheckpoint(program: string, ckPath: string, outPath: string)
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values, positionals } = parseArgs({
-    options: { out: { type: "string", short: "o" } },
+    options: {
+      out: { type: "string", short: "o" },
+      "reset-ema": { type: "boolean", default: false },
+    },
     allowPositionals: true,
   });
   if (positionals.length !== 2) {
-    console.error("usage: npx tsx tools/grow-checkpoint.ts PROGRAM.cld CHECKPOINT [-o OUT]");
+    console.error(
+      "usage: npx tsx tools/grow-checkpoint.ts PROGRAM.cld CHECKPOINT [-o OUT] [--reset-ema]",
+    );
     process.exit(2);
   }
   const [program, ckPath] = positionals;
   try {
-    const added = growCheckpoint(program, ckPath, values.out ?? ckPath);
+    const added = growCheckpoint(program, ckPath, values.out ?? ckPath, {
+      resetEma: values["reset-ema"],
+    });
     console.log(
       added.length
         ? `${values.out ?? ckPath}: added ${added.join(", ")}`

@@ -98,6 +98,18 @@ describe("tools/grow-checkpoint", () => {
     expect(grown.state.modelHash).not.toBe(loadCheckpoint(ck)!.state.modelHash);
   });
 
+  it("--reset-ema restarts every EMA copy at its weights and keeps the moments", () => {
+    const { dir, files, ck, tensors } = setup();
+    const out = join(dir, "reset.safetensors");
+    const added = growCheckpoint(files.base, ck, out, { resetEma: true });
+    expect(added).toEqual(["1 EMA copies reset to their weights"]);
+    const grown = loadCheckpoint(out)!;
+    expect(grown.tensors.get("opt.ema.net.w")).toEqual(tensors.get("net.w"));
+    expect(grown.tensors.get("opt.ema.net.w")).not.toEqual(tensors.get("opt.ema.net.w"));
+    expect(grown.tensors.get("opt.m.net.w")).toEqual(tensors.get("opt.m.net.w"));
+    expect(grown.tensors.get("net.w")).toEqual(tensors.get("net.w"));
+  });
+
   it("refuses a new parameter that does not start at zero, writing nothing", () => {
     const { files, ck } = setup();
     const before = readFileSync(ck);
