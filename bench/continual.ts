@@ -18,6 +18,10 @@ export interface Method {
 export const METHODS: Method[] = [
   { name: "clora λ=1e8 r=4", file: "examples/clora.cld", sets: ["lambda=100000000.0", "rank=4"] },
   { name: "clora λ=1e6 r=4", file: "examples/clora.cld", sets: ["lambda=1000000.0", "rank=4"] },
+  // Smaller λ: at 1e8 the dense past sum pins later tasks' A·B near zero (the demo's forget
+  // term is ~2e-11 after task 1, later concepts near chance); the sweep finds the trade-off.
+  { name: "clora λ=1e4 r=4", file: "examples/clora.cld", sets: ["lambda=10000.0", "rank=4"] },
+  { name: "clora λ=1e2 r=4", file: "examples/clora.cld", sets: ["lambda=100.0", "rank=4"] },
   { name: "clora λ=1e8 r=8", file: "examples/clora.cld", sets: ["lambda=100000000.0", "rank=8"] },
   { name: "lora_seq r=4", file: "examples/lora_seq.cld", sets: ["rank=4"] },
   { name: "custom_diffusion", file: "examples/custom_diffusion.cld", sets: [] },
