@@ -8,18 +8,15 @@
 //
 // --grid writes the model's one-step x̂0 at t = --grid-t (default 0.6; EMA, with caption)
 // above the real images.
-import { dirname } from "node:path";
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { compile } from "../compiler/compile.ts";
 import { emojiTokenizer, MAX_TOKENS } from "../data/emoji-text.ts";
 import { Rng } from "../data/rng.ts";
-import { emaSources, locateProgramFile } from "../runtime/checkpoint-model.ts";
-import { loadCheckpoint } from "../runtime/checkpoint.ts";
 import { emojiItems } from "../runtime/data-sources.ts";
 import { Gpu } from "../runtime/gpu.ts";
 import { imageGrid, writePng } from "../runtime/io/png.ts";
 import { alphaBar } from "../runtime/sampler.ts";
-import { Session } from "../runtime/session.ts";
+import { openCheckpoint } from "./judge-samples/checkpoint.ts";
 
 const { values, positionals } = parseArgs({
   options: {
@@ -35,32 +32,19 @@ const LEVELS = [...new Set([0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1, GRID_LEVEL])
   (a, b) => a - b,
 );
 const ckPath = positionals[0] ?? "runs/pretrain/checkpoint.safetensors";
-const ck = loadCheckpoint(ckPath);
-if (!ck) {
+if (!existsSync(ckPath)) {
   console.error(`denoise-loss: no such checkpoint: ${ckPath}`);
-  process.exit(1);
-}
-const entry = ck.state.entry && locateProgramFile(ckPath, ck.state.entry);
-if (!entry) {
-  console.error(`denoise-loss: ${ckPath} does not name a program file that exists here`);
   process.exit(1);
 }
 const B = 16;
 const total = Math.max(B, Math.ceil(Number(values.n) / B) * B);
-const settings = new Map(
-  Object.entries(ck.state.settings).map(([k, v]) => [k, String(v)] as [string, string]),
-);
-settings.set("sample_batch", String(B));
-const size = Number(settings.get("size") ?? 32);
-
 const gpu = await Gpu.open();
-const c = compile(entry, settings, { subgroups: gpu.hasSubgroups }, ck.state.program);
-const session = new Session(
-  gpu,
-  { ...c, steps: new Map([["denoise", c.steps.get("denoise")!]]) },
-  { runDir: dirname(ckPath), seed: 1, checkpointSeconds: 0, log: () => {}, resume: false },
-);
-const ema = emaSources(ck.tensors.keys(), c.program.registry.params);
+// The checkpoint's program and settings, its denoise step at batch B, EMA or raw weights.
+const open = (ema: boolean) =>
+  openCheckpoint(gpu, ckPath, "denoise", { overrides: { sample_batch: String(B) }, ema });
+const withEma = await open(true);
+const { state } = withEma;
+const size = Number(state.settings.size ?? 32);
 const items = emojiItems({ size, split: "train", hold_out: "", min_styles: 5 });
 const rng = new Rng(Number(values.seed));
 const px = 3 * size * size;
@@ -69,13 +53,12 @@ const noise = Float32Array.from({ length: total * px }, () => rng.normal());
 const empty = emojiTokenizer().encode("", MAX_TOKENS);
 
 console.log(
-  `${ckPath}: ${ck.state.program} at optimizer step ${Object.values(ck.state.optimizerSteps)[0] ?? 0}; ` +
+  `${ckPath}: ${state.program} at optimizer step ${Object.values(state.optimizerSteps)[0] ?? 0}; ` +
     `${total} corpus images, ε-MSE by noise level (t = 1 is pure noise)`,
 );
 console.log("weights  t      caption  empty    empty/caption");
 for (const weights of ["ema", "raw"] as const) {
-  for (const [name, data] of ck.tensors) session.store.set(name, data);
-  if (weights === "ema") for (const [p, s] of ema) session.store.set(p, ck.tensors.get(s)!);
+  const { session } = weights === "ema" ? withEma : await open(false);
   for (const t of LEVELS) {
     const a = alphaBar(t);
     const sums = { caption: 0, empty: 0 };
