@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import { compile, findProgram, load } from "../compiler/compile.ts";
 import type { ParamInfo } from "../compiler/elab/params.ts";
-import { emaSources } from "../runtime/checkpoint-model.ts";
+import { emaSources, settingText } from "../runtime/checkpoint-model.ts";
 import { loadCheckpoint, modelHash, saveCheckpoint } from "../runtime/checkpoint.ts";
 
 /** Whether a parameter the checkpoint lacks starts at zero (so growing keeps the function). */
@@ -37,19 +37,17 @@ export function growCheckpoint(
 ): string[] {
   const ck = loadCheckpoint(ckPath);
   if (!ck) throw new Error(`no such file: ${ckPath}`);
-  const settings = new Map(
-    Object.entries(ck.state.settings).flatMap(([k, v]) =>
-      v === null || v === undefined ? [] : [[k, String(v)] as [string, string]],
-    ),
-  );
-  const declared = new Set(
-    findProgram(load(program), ck.state.program).params.map((p) => p.name.name),
-  );
-  for (const k of settings.keys())
-    if (!declared.has(k))
+  const decl = findProgram(load(program), ck.state.program);
+  const settings = new Map<string, string>();
+  for (const [k, v] of Object.entries(ck.state.settings)) {
+    if (v === null || v === undefined) continue;
+    const p = decl.params.find((q) => q.name.name === k);
+    if (!p)
       throw new Error(
         `${ckPath} was trained with setting '${k}', which program ${ck.state.program} no longer has`,
       );
+    settings.set(k, settingText(p, v)); // a whole float stays a float
+  }
   const c = compile(program, settings, { subgroups: false }, ck.state.program);
   const params = c.program.registry.params;
   const shapes = new Map([...params].map(([n, p]) => [n, p.type.shape] as [string, number[]]));
