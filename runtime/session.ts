@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Expr, Stmt } from "../grammar/ast.ts";
 import type { Compiled } from "../compiler/compile.ts";
-import { optimizerMomentNames, optimizerScalars } from "../compiler/elab/optimizer.ts";
+import { momentOwner, optimizerMomentNames, optimizerScalars } from "../compiler/elab/optimizer.ts";
 import { Env } from "../compiler/elab/elaborator.ts";
 import { fail, type Value } from "../compiler/elab/values.ts";
 import { hashU32 } from "../compiler/ops/source.ts";
@@ -308,6 +308,7 @@ export class Session {
     const infos = this.compiled.program.registry.params;
     // A fresh A per task, deterministic across resumes (event numbers are).
     const draw = hashU32((this.opts.seed ^ hashU32(this.eventCount + 1) ^ nameHash(adapter)) >>> 0);
+    const restarted = new Set<string>();
     for (const [name, info] of infos) {
       const prefix = `${adapter}.a.`;
       if (!name.startsWith(prefix)) continue;
@@ -331,15 +332,13 @@ export class Session {
       this.store.set(pastName, out);
       this.store.set(name, initialValue(info, draw));
       this.store.set(bName, new Float32Array(b.length));
-      for (const [other, oi] of infos) {
-        if (
-          oi.state &&
-          (other.endsWith(`.${name}`) || other.endsWith(`.${bName}`)) &&
-          !other.includes(".ema.")
-        ) {
-          this.store.set(other, new Float32Array(oi.type.shape.reduce((x, y) => x * y, 1)));
-        }
-      }
+      restarted.add(name).add(bName);
+    }
+    // Their optimizer moments start again from zeros (EMA copies are not moments).
+    for (const [other, oi] of infos) {
+      const owner = oi.state ? momentOwner(other) : null;
+      if (owner !== null && restarted.has(owner))
+        this.store.set(other, new Float32Array(oi.type.shape.reduce((x, y) => x * y, 1)));
     }
   }
 

@@ -35,6 +35,12 @@ export function optimizerMomentNames(optimizer: string, params: Map<string, Para
     .map(([name]) => name);
 }
 
+/** The parameter a moment tensor `<opt>.<kind>.<param>` belongs to, or null for other names. */
+export function momentOwner(name: string): string | null {
+  const m = /^[A-Za-z_]\w*\.([A-Za-z_]\w*)\.(.+)$/.exec(name);
+  return m && (OPTIMIZER_MOMENTS as readonly string[]).includes(m[1]) ? m[2] : null;
+}
+
 /** The host-side scalars an optimizer step needs, for optimizer step number t (1-based). */
 export function optimizerScalars(
   o: OptimizerSpec,
