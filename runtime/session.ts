@@ -404,6 +404,8 @@ export class Session {
                 total: b - a,
                 label: this.compiled.program.name,
                 stream: this.opts.progressStream,
+                // `for task in …` counts tasks; a one-letter variable counts steps
+                unit: s.variable.name.length > 1 ? s.variable.name : "step",
               })
             : null;
         if (bar) this.progress = bar;

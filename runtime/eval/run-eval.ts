@@ -185,7 +185,12 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
   log(
     `${T} snapshot${T === 1 ? "" : "s"}: ${pairs} snapshot × concept pairs, each ${opts.n} samples × ${opts.steps} DDIM steps (one ${2 * opts.n}-row denoise call per step)`,
   );
-  const bar = new Progress({ total: pairs, label: "eval", stream: opts.progressStream });
+  const bar = new Progress({
+    total: pairs,
+    label: "eval",
+    unit: "pair",
+    stream: opts.progressStream,
+  });
   let done = 0;
   let sampleSeconds = 0;
   for (let t = 0; t < T; t++) {

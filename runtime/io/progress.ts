@@ -13,6 +13,8 @@ export interface ProgressOptions {
   width?: number;
   /** Clock in ms (injectable for tests). */
   now?: () => number;
+  /** What one count is, for the rate: "step" (default), "task", … */
+  unit?: string;
 }
 
 export function formatDuration(seconds: number): string {
@@ -39,6 +41,7 @@ export class Progress {
   private readonly tty: boolean;
   private readonly width: number;
   private readonly now: () => number;
+  private readonly unit: string;
   private start: number;
   /** Steps already done when this process began (a resumed run): not part of the rate. */
   private base = 0;
@@ -57,6 +60,7 @@ export class Progress {
     this.tty = opts.tty ?? !!(opts.stream ?? process.stdout).isTTY;
     this.width = opts.width ?? 20;
     this.now = opts.now ?? (() => performance.now());
+    this.unit = opts.unit ?? "step";
     this.start = this.now();
   }
 
@@ -69,12 +73,21 @@ export class Progress {
     const parts = [
       `${this.label ? this.label + " " : ""}[${"#".repeat(filled)}${".".repeat(this.width - filled)}] ${this.step}/${this.total}`,
       ...Object.entries(this.stats).map(([k, v]) => `${k} ${formatValue(v)}`),
-      `${rate >= 100 ? rate.toFixed(0) : rate.toFixed(1)} steps/s`,
+      this.rateText(rate, elapsed),
       this.finished
         ? `took ${formatDuration(elapsed)}`
         : `ETA ${rate > 0 ? formatDuration((this.total - this.step) / rate) : "?"}`,
     ];
     return parts.join("  ");
+  }
+
+  /** `12.3 steps/s`, or `47.0 s/task` when one count takes longer than a second. */
+  private rateText(rate: number, elapsed: number): string {
+    if (rate >= 1 || this.step <= this.base) {
+      return `${rate >= 100 ? rate.toFixed(0) : rate.toFixed(1)} ${this.unit}s/s`;
+    }
+    const secs = elapsed / (this.step - this.base);
+    return `${secs >= 100 ? secs.toFixed(0) : secs.toFixed(1)} s/${this.unit}`;
   }
 
   /**

@@ -1,22 +1,18 @@
 // Every op, forward and backward, compiled to WGSL and run on Dawn, against the float64
 // reference interpreter, on odd (non-multiple-of-4) shapes.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { grad } from "../../compiler/autodiff.ts";
 import type { Feeds } from "../../compiler/interpret.ts";
 import { Graph, type TensorType } from "../../compiler/ir.ts";
 import "../../compiler/ops/index.ts";
-import { Gpu } from "../../runtime/gpu.ts";
+import { useGpu } from "../gpu-fixture.ts";
 import { compareOutputs, runOnGpu } from "./gpu-harness.ts";
 import { randomTensor, rng } from "./helpers.ts";
 
 const f = (...shape: number[]): TensorType => ({ dtype: "f32", shape });
 const i32 = (...shape: number[]): TensorType => ({ dtype: "i32", shape });
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-});
-afterAll(() => gpu?.destroy());
+const gpu = useGpu();
 
 type Build = (g: Graph, xs: number[]) => number;
 interface Case {
@@ -222,7 +218,7 @@ async function check(c: Case, backward: boolean) {
     const fx = xs.filter((x) => g.type(x).dtype === "f32");
     grad(g, loss, fx).forEach((d, k) => g.outputs.set(`d${k}`, d));
   }
-  const got = await runOnGpu(gpu, g, feeds);
+  const got = await runOnGpu(gpu(), g, feeds);
   return compareOutputs(g, feeds, got);
 }
 
@@ -254,7 +250,7 @@ describe("WGSL kernels match the float64 reference", () => {
       ],
       ["u", randomTensor(r, f(3, 4, 5))],
     ]);
-    expect(compareOutputs(g, feeds, await runOnGpu(gpu, g, feeds))).toBeLessThan(1e-5);
+    expect(compareOutputs(g, feeds, await runOnGpu(gpu(), g, feeds))).toBeLessThan(1e-5);
   });
 
   it("where with an i32 condition", async () => {
@@ -269,7 +265,7 @@ describe("WGSL kernels match the float64 reference", () => {
       ],
       ["a", randomTensor(rng(2), f(2, 5))],
     ]);
-    expect(compareOutputs(g, feeds, await runOnGpu(gpu, g, feeds))).toBeLessThan(1e-6);
+    expect(compareOutputs(g, feeds, await runOnGpu(gpu(), g, feeds))).toBeLessThan(1e-6);
   });
 
   it("argmax, iota, rand and randn are exact", async () => {
@@ -284,7 +280,7 @@ describe("WGSL kernels match the float64 reference", () => {
       ["x", randomTensor(rng(5), f(4, 7))],
       ["seed", { dtype: "i32", shape: [], data: Float64Array.from([12345]) }],
     ]);
-    expect(compareOutputs(g, feeds, await runOnGpu(gpu, g, feeds))).toBeLessThan(1e-5);
+    expect(compareOutputs(g, feeds, await runOnGpu(gpu(), g, feeds))).toBeLessThan(1e-5);
   });
 
   it("a wrong kernel is caught (the comparison can fail)", async () => {
@@ -292,7 +288,7 @@ describe("WGSL kernels match the float64 reference", () => {
     const x = g.input("x", f(5));
     g.outputs.set("y", g.op("exp", [x]));
     const feeds: Feeds = new Map([["x", randomTensor(rng(1), f(5))]]);
-    const got = await runOnGpu(gpu, g, feeds);
+    const got = await runOnGpu(gpu(), g, feeds);
     (got.get("y") as Float32Array)[2] += 0.01;
     expect(compareOutputs(g, feeds, got)).toBeGreaterThan(1e-3);
   });

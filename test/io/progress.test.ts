@@ -37,6 +37,15 @@ describe("Progress", () => {
     expect(p.line()).toContain("ETA 1h04m"); // (20000 - 754) / 5 s
   });
 
+  it("shows seconds per count, in the caller's unit, when counts are slow", () => {
+    let t = 0;
+    const { stream } = sink();
+    const p = new Progress({ total: 10, unit: "task", stream, tty: true, width: 10, now: () => t });
+    t = 94_000;
+    p.update(2);
+    expect(p.line()).toBe("[##........] 2/10  47.0 s/task  ETA 6m16s");
+  });
+
   it("redraws one line with \\r on a TTY and ends with a newline", () => {
     let t = 0;
     const { out, stream } = sink();

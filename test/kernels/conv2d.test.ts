@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Gpu } from "../../runtime/gpu.ts";
+import { describe, expect, it } from "vitest";
+import { useGpu } from "../gpu-fixture.ts";
 import {
   conv2dBackwardInput,
   conv2dBackwardWeight,
@@ -13,11 +13,7 @@ import {
 import { biasEpilogue, biasEpilogueUniforms } from "../../compiler/kernels/epilogue.ts";
 import { expectClose, randomArray, runKernel } from "./harness.ts";
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-});
-afterAll(() => gpu?.destroy());
+const gpu = useGpu();
 
 /** Calls f(n, o, c, oy, ox, iy, ix, ky, kx) for every valid tap (float64 references). */
 function forEachTap(
@@ -64,7 +60,7 @@ async function checkShape(
   s: ConvShape,
   seed: number,
   withBias: boolean,
-  sub = gpu.hasSubgroups,
+  sub = gpu().hasSubgroups,
 ): Promise<void> {
   const { Ho, Wo } = convOutSize(s);
   const direct = convDirectOk(s) ? s.KW : undefined;
@@ -88,7 +84,7 @@ async function checkShape(
   for (const directKW of direct ? [undefined, direct] : [undefined]) {
     const fk = conv2dForward({ subgroups: sub, epilogue, directKW });
     const y = await runKernel(
-      gpu,
+      gpu(),
       fk,
       "conv2d",
       [X, Wt],
@@ -112,7 +108,7 @@ async function checkShape(
   if (direct) variants.push(["direct", conv2dBackwardInput({ subgroups: sub, directKW: direct })]);
   for (const [name, bk] of variants) {
     const dx = await runKernel(
-      gpu,
+      gpu(),
       bk,
       "conv2d-dx",
       [dY, Wt],
@@ -131,7 +127,7 @@ async function checkShape(
   for (const directKW of convDirectWeightOk(s) ? [undefined, 3] : [undefined]) {
     const wk = conv2dBackwardWeight({ subgroups: sub, directKW });
     const dw = await runKernel(
-      gpu,
+      gpu(),
       wk,
       "conv2d-dw",
       [X, dY],

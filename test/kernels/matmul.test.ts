@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Gpu } from "../../runtime/gpu.ts";
+import { describe, expect, it } from "vitest";
+import { useGpu } from "../gpu-fixture.ts";
 import {
   matmulKernel,
   matmulVec4Ok,
@@ -9,11 +9,7 @@ import {
 import { biasEpilogue, biasEpilogueUniforms } from "../../compiler/kernels/epilogue.ts";
 import { expectClose, randomArray, runKernel } from "./harness.ts";
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-});
-afterAll(() => gpu?.destroy());
+const gpu = useGpu();
 
 interface Case {
   M: number;
@@ -81,13 +77,13 @@ async function check(c: Case, seed: number): Promise<void> {
     : undefined;
   const k = matmulKernel({
     ...opts,
-    subgroups: (c.subgroups ?? true) && gpu.hasSubgroups,
+    subgroups: (c.subgroups ?? true) && gpu().hasSubgroups,
     vec4: c.vec4,
     epilogue,
   });
   const extra = bias ? [bias, { uniform: biasEpilogueUniforms(1, N) }] : [];
   const got = await runKernel(
-    gpu,
+    gpu(),
     k,
     "matmul",
     [first, second],

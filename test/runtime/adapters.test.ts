@@ -1,22 +1,18 @@
 // LoRA / C-LoRA adapters end to end: only A and B train, the base weight and the frozen
 // past sum stay put, merge() folds A·B into past and restarts A, B and their Adam state,
 // and the forget loss (written in the program) is zero until a past exists.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { check } from "../../compiler/compile.ts";
-import { Gpu } from "../../runtime/gpu.ts";
+import { useGpu } from "../gpu-fixture.ts";
 import { initialValue } from "../../runtime/params.ts";
 import { runDir, session } from "./helpers.ts";
 
 const FILE = "test/fixtures/adapters/clora-tiny.cld";
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-});
-afterAll(() => gpu?.destroy());
+const gpu = useGpu();
 
 describe("adapters", () => {
   it("train only A and B; merge folds A·B into the frozen past", async () => {
-    const t = session(gpu, FILE, { steps: "4" }, { runDir: runDir() });
+    const t = session(gpu(), FILE, { steps: "4" }, { runDir: runDir() });
     const s = t.session;
     await s.start();
     const infos = s.compiled.program.registry.params;
@@ -74,7 +70,7 @@ describe("adapters", () => {
       expect(ds).toEqual([]);
       try {
         // compile with the rank override
-        return session(gpu, FILE, { rank }, { runDir: runDir() }) && "";
+        return session(gpu(), FILE, { rank }, { runDir: runDir() }) && "";
       } catch (e) {
         return (e as Error).message;
       }

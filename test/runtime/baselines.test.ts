@@ -3,15 +3,15 @@
 // which base parameters moved (compared with the base checkpoint), which token rows moved,
 // per-task snapshots, and that the denoising error on the newest concept — measured on
 // the host with fixed noise, independently of the logged training loss — fell.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { check } from "../../compiler/compile.ts";
 import { emojiTokenizer } from "../../data/emoji-text.ts";
 import { Rng } from "../../data/rng.ts";
 import { loadCheckpoint } from "../../runtime/checkpoint.ts";
 import { readSnapshot } from "../../runtime/eval/snapshot.ts";
-import { Gpu } from "../../runtime/gpu.ts";
 import type { Session } from "../../runtime/session.ts";
 import { openData } from "../../runtime/data-sources.ts";
+import { useGpu } from "../gpu-fixture.ts";
 import { removeRunDirs, runDir, session, train } from "./helpers.ts";
 
 const D = 16; // text_dim
@@ -20,21 +20,16 @@ const tok = emojiTokenizer();
 const v1 = tok.tokenize("<v1>")[0];
 const v2 = tok.tokenize("<v2>")[0];
 
-let gpu: Gpu;
+const gpu = useGpu(removeRunDirs);
 let basePath: string;
 let base: Map<string, Float32Array | Int32Array>;
 
 beforeAll(async () => {
-  gpu = await Gpu.open();
   const dir = runDir();
-  await train(gpu, "test/fixtures/sample/pretrain-init.cld", {}, { runDir: dir });
+  await train(gpu(), "test/fixtures/sample/pretrain-init.cld", {}, { runDir: dir });
   basePath = `${dir}/checkpoint.safetensors`;
   base = loadCheckpoint(basePath)!.tensors;
 }, 900_000);
-afterAll(() => {
-  gpu?.destroy();
-  removeRunDirs();
-});
 
 /** The value `load(base)` gives a parameter: the base's EMA copy when it has one. */
 const baseValue = (name: string) => base.get(`opt.ema.${name}`) ?? base.get(name);
@@ -113,7 +108,7 @@ function changedRows(now: ArrayLike<number>): number[] {
 async function runBaseline(file: string, extra: Record<string, string> = {}): Promise<Result> {
   const dir = runDir();
   const t = session(
-    gpu,
+    gpu(),
     `examples/${file}.cld`,
     {
       base: basePath,

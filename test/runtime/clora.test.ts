@@ -1,26 +1,22 @@
 // C-LoRA end to end on a tiny base model: weights load from the base checkpoint, only the
 // adapters and the learned tokens' embedding rows change, the forget loss is zero in the
 // first task and positive once a past exists.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { emojiTokenizer } from "../../data/emoji-text.ts";
-import { Gpu } from "../../runtime/gpu.ts";
+import { useGpu } from "../gpu-fixture.ts";
 import { runDir, session, train } from "./helpers.ts";
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-});
-afterAll(() => gpu?.destroy());
+const gpu = useGpu();
 
 describe("C-LoRA", () => {
   it("learns two concepts from a base without touching the base weights", async () => {
     const baseDir = runDir();
-    await train(gpu, "test/fixtures/sample/pretrain-init.cld", {}, { runDir: baseDir });
+    await train(gpu(), "test/fixtures/sample/pretrain-init.cld", {}, { runDir: baseDir });
     const base = await (
       await import("../../runtime/checkpoint.ts")
     ).loadCheckpoint(`${baseDir}/checkpoint.safetensors`)!;
     const t = session(
-      gpu,
+      gpu(),
       "examples/clora.cld",
       {
         base: `${baseDir}/checkpoint.safetensors`,

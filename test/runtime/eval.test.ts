@@ -6,25 +6,22 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Gpu } from "../../runtime/gpu.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { decodePngBytes } from "../../runtime/io/png.ts";
 import { writeReport } from "../../runtime/eval/report.ts";
 import { prepareRun, runEval } from "../../runtime/eval/run-eval.ts";
 import { EvalInputError } from "../../runtime/eval/snapshot-model.ts";
 import { readSnapshot, snapshotPath } from "../../runtime/eval/snapshot.ts";
+import { useGpu } from "../gpu-fixture.ts";
 import { removeRunDirs, runDir, session, train } from "./helpers.ts";
 
-let gpu: Gpu;
 let cache: string;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-  cache = mkdtempSync(join(tmpdir(), "cld-judge-cache-"));
-});
-afterAll(() => {
-  gpu?.destroy();
+const gpu = useGpu(() => {
   removeRunDirs();
   if (cache) rmSync(cache, { recursive: true, force: true });
+});
+beforeAll(() => {
+  cache = mkdtempSync(join(tmpdir(), "cld-judge-cache-"));
 });
 
 const CLORA = (base: string) => ({
@@ -42,13 +39,13 @@ const CLORA = (base: string) => ({
 describe("snapshots and cldc eval", () => {
   it("snapshots each task across a kill and a resume, then evaluates them", async () => {
     const baseDir = runDir();
-    await train(gpu, "test/fixtures/sample/pretrain-init.cld", {}, { runDir: baseDir });
+    await train(gpu(), "test/fixtures/sample/pretrain-init.cld", {}, { runDir: baseDir });
     const base = join(baseDir, "checkpoint.safetensors");
     const dir = runDir();
 
     // Killed at the second step of task 2 (step calls 1-3 are task 1).
     let calls = 0;
-    const killed = session(gpu, "examples/clora.cld", CLORA(base), {
+    const killed = session(gpu(), "examples/clora.cld", CLORA(base), {
       runDir: dir,
       resume: true,
       onStep: () => {
@@ -63,7 +60,10 @@ describe("snapshots and cldc eval", () => {
     const firstBytes = readFileSync(first);
     const firstTime = statSync(first).mtimeMs;
 
-    const resumed = session(gpu, "examples/clora.cld", CLORA(base), { runDir: dir, resume: true });
+    const resumed = session(gpu(), "examples/clora.cld", CLORA(base), {
+      runDir: dir,
+      resume: true,
+    });
     expect(await resumed.session.start()).toBe("resumed");
     await resumed.session.run();
     // Task 2 again from its start (the last checkpoint came with snapshot 0), and no more.
@@ -91,7 +91,7 @@ describe("snapshots and cldc eval", () => {
     expect(s1.tensors.get(past)).not.toEqual(s0.tensors.get(past));
 
     // Eval: judge accuracy and KID for concept i <= t after each task t.
-    const result = await runEval(gpu, prepareRun(dir), {
+    const result = await runEval(gpu(), prepareRun(dir), {
       n: 2,
       steps: 2,
       guidance: 3,
@@ -139,7 +139,7 @@ describe("snapshots and cldc eval", () => {
     expect(readFileSync(report, "utf8")).toMatch(/\| judge accuracy \|/);
 
     // The judge is cached: a second eval does not train it again.
-    const again = await runEval(gpu, prepareRun(dir), {
+    const again = await runEval(gpu(), prepareRun(dir), {
       n: 2,
       steps: 1,
       guidance: 3,

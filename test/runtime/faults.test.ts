@@ -5,7 +5,7 @@
 // model is refused.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.ts";
 import { CompileError } from "../../compiler/diagnostics.ts";
 import { WEBGPU_DEFAULT_LIMITS } from "../../compiler/limits.ts";
@@ -13,6 +13,7 @@ import type { Plan } from "../../compiler/plan.ts";
 import { loadCheckpoint } from "../../runtime/checkpoint.ts";
 import { StepExecutor } from "../../runtime/executor.ts";
 import { Gpu, GpuError } from "../../runtime/gpu.ts";
+import { useGpu } from "../gpu-fixture.ts";
 import { writeSafetensors } from "../../runtime/io/safetensors.ts";
 import type { ParamStore } from "../../runtime/params.ts";
 import { NonFiniteError, ResumeError } from "../../runtime/session.ts";
@@ -23,14 +24,7 @@ const HUGE = "test/fixtures/faults/huge-tensor.cld";
 const OVERFLOW = "test/fixtures/faults/overflow.cld";
 const QUAD = "test/fixtures/runtime/quadratic-sgd.cld";
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-});
-afterAll(() => {
-  gpu?.destroy();
-  removeRunDirs();
-});
+const gpu = useGpu(removeRunDirs);
 
 async function failure(p: Promise<unknown>): Promise<Error> {
   try {
@@ -51,7 +45,7 @@ function wAfter(n: number): number {
 describe("non-finite values", () => {
   it("stop at the step that made them; the checkpoint before stays", async () => {
     const dir = runDir();
-    const t = session(gpu, NAN, {}, { runDir: dir });
+    const t = session(gpu(), NAN, {}, { runDir: dir });
     await t.session.start();
     const e = await failure(t.session.run());
     expect(e).toBeInstanceOf(NonFiniteError);
@@ -67,7 +61,7 @@ describe("non-finite values", () => {
   });
 
   it("--debug-nans names the first kernel and its .cld line, and restores the step's start", async () => {
-    const t = session(gpu, NAN, {}, { runDir: runDir(), debugNans: true });
+    const t = session(gpu(), NAN, {}, { runDir: runDir(), debugNans: true });
     await t.session.start();
     const e = await failure(t.session.run());
     expect(e).toBeInstanceOf(NonFiniteError);
@@ -87,7 +81,7 @@ describe("non-finite values", () => {
   });
 
   it("--debug-nans names the op inside a fused kernel that overflowed float32", async () => {
-    const t = session(gpu, OVERFLOW, {}, { runDir: runDir(), debugNans: true });
+    const t = session(gpu(), OVERFLOW, {}, { runDir: runDir(), debugNans: true });
     await t.session.start();
     const e = await failure(t.session.run());
     expect(e.message).toMatch(/^step probe: 'big' is Infinity at event 1 /);
@@ -99,7 +93,7 @@ describe("non-finite values", () => {
   });
 
   it("without a checkpoint yet, says so", async () => {
-    const t = session(gpu, NAN, { save_at: "100" }, { runDir: runDir() });
+    const t = session(gpu(), NAN, { save_at: "100" }, { runDir: runDir() });
     await t.session.start();
     const e = await failure(t.session.run());
     expect(e.message).toMatch(
@@ -140,13 +134,13 @@ describe("device errors", () => {
 
   it("a validation error names the step, the kernel and its .cld line", async () => {
     // More workgroups than maxComputeWorkgroupsPerDimension (65535 by default).
-    const ex = new StepExecutor(gpu, plan(WGSL, [70000, 1, 1]), noStore, "probe");
+    const ex = new StepExecutor(gpu(), plan(WGSL, [70000, 1, 1]), noStore, "probe");
     await ex.check();
     const e = await failure(ex.run(new Map()));
     expect(e).toBeInstanceOf(GpuError);
     expect(e.message).toMatch(/^GPU error in 'step probe, kernel k000_probe \(probe\.cld:7\)': /);
     // The device survives a validation error: the same kernel within limits runs.
-    await new StepExecutor(gpu, plan(WGSL, [16, 1, 1]), noStore, "ok").run(new Map());
+    await new StepExecutor(gpu(), plan(WGSL, [16, 1, 1]), noStore, "ok").run(new Map());
   });
 
   it("a WGSL error names the kernel and its .cld line", async () => {
@@ -194,7 +188,7 @@ describe("buffer limits", () => {
   });
 
   it("uses the adapter's limits when given, and names intermediates too", () => {
-    expect(gpu.bufferLimits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(
+    expect(gpu().bufferLimits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(
       WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize,
     );
     const limits = { maxStorageBufferBindingSize: 1 << 30, maxBufferSize: 1 << 30 };
@@ -219,7 +213,7 @@ describe("resuming a damaged checkpoint", () => {
   it("refuses a corrupt file with what to do instead", async () => {
     const dir = runDir();
     writeFileSync(join(dir, "checkpoint.safetensors"), "garbage");
-    const t = session(gpu, QUAD, {}, { runDir: dir, resume: true });
+    const t = session(gpu(), QUAD, {}, { runDir: dir, resume: true });
     const e = await failure(t.session.start());
     expect(e).toBeInstanceOf(ResumeError);
     expect(e.message).toBe(
@@ -229,7 +223,7 @@ describe("resuming a damaged checkpoint", () => {
 
   it("refuses one that lacks a tensor of the model, naming it", async () => {
     const dir = runDir();
-    const a = await train(gpu, QUAD, {}, { runDir: dir });
+    const a = await train(gpu(), QUAD, {}, { runDir: dir });
     await a.session.checkpoint();
     const path = join(dir, "checkpoint.safetensors");
     const ck = loadCheckpoint(path)!;
@@ -242,7 +236,7 @@ describe("resuming a damaged checkpoint", () => {
         .map(([n, d]) => [n, { data: d, shape: [d.length] }]),
     );
     writeSafetensors(path, kept, meta);
-    const t = session(gpu, QUAD, {}, { runDir: dir, resume: true });
+    const t = session(gpu(), QUAD, {}, { runDir: dir, resume: true });
     const e = await failure(t.session.start());
     expect(e).toBeInstanceOf(ResumeError);
     expect(e.message).toBe(`${path}: the model's tensor q.w [5] is missing`);

@@ -3,10 +3,10 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.ts";
 import { decodePngBytes } from "../../runtime/io/png.ts";
-import { Gpu } from "../../runtime/gpu.ts";
+import { useGpu } from "../gpu-fixture.ts";
 import { MetricsLog } from "../../runtime/metrics-log.ts";
 import { Session } from "../../runtime/session.ts";
 
@@ -18,21 +18,16 @@ const tmp = () => {
   return d;
 };
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-});
-afterAll(() => {
-  gpu?.destroy();
+const gpu = useGpu(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** A session wired like `cldc train` wires it; `crashAt`: throw after that many steps. */
 async function run(runDir: string, resume: boolean, crashAt = Infinity) {
-  const c = compile(FILE, new Map([["steps", "25"]]), { subgroups: gpu.hasSubgroups });
+  const c = compile(FILE, new Map([["steps", "25"]]), { subgroups: gpu().hasSubgroups });
   const metrics = new MetricsLog(runDir);
   let calls = 0;
-  const s = new Session(gpu, c, {
+  const s = new Session(gpu(), c, {
     runDir,
     seed: 0,
     checkpointSeconds: 0,

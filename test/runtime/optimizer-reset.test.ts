@@ -2,8 +2,8 @@
 // bias correction restarts), the EMA copy of the weights is kept, and a run stopped and
 // resumed around the reset ends bit-identical to an uninterrupted one. Checked against
 // float64 AdamW on loss = Σ (3w - 1)² (gradient 6 (3w - 1)).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Gpu } from "../../runtime/gpu.ts";
+import { describe, expect, it } from "vitest";
+import { useGpu } from "../gpu-fixture.ts";
 import { StoppedError } from "../../runtime/session.ts";
 import { removeRunDirs, runDir, session } from "./helpers.ts";
 
@@ -11,14 +11,7 @@ const FILE = "test/fixtures/runtime/quadratic-reset.cld";
 // The fixture's optimizer: adamw(lr: 0.1, beta1: 0.8, beta2: 0.95, eps: 0.5, wd 0.2, clip 4).
 const O = { lr: 0.1, beta1: 0.8, beta2: 0.95, eps: 0.5, wd: 0.2, clip: 4.0, ema: 0.99 };
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-});
-afterAll(() => {
-  gpu?.destroy();
-  removeRunDirs();
-});
+const gpu = useGpu(removeRunDirs);
 
 /** Float64 AdamW with an EMA of the weights, from the given state; returns the new state. */
 function adamw(
@@ -51,7 +44,7 @@ const fresh = (w: number[]) => ({
 const reset = (s: ReturnType<typeof fresh>) => ({ ...fresh(s.w), ema: s.ema });
 
 async function runFixture(settings: Record<string, string>) {
-  const t = session(gpu, FILE, settings, { runDir: runDir() });
+  const t = session(gpu(), FILE, settings, { runDir: runDir() });
   await t.session.start();
   const w0 = [...(await t.session.store.read("q.w"))];
   await t.session.run();
@@ -101,7 +94,7 @@ describe("reset(opt)", () => {
   it("reported optimizer steps keep rising across the reset", async () => {
     const steps: (number | null)[] = [];
     const t = session(
-      gpu,
+      gpu(),
       FILE,
       { before: "2", after: "2" },
       { runDir: runDir(), onStep: (_s, _l, at) => steps.push(at.optimizerStep) },
@@ -117,7 +110,7 @@ describe("reset(opt)", () => {
 
   it("a run stopped before or after the reset resumes bit-identical", async () => {
     const settings = { before: "3", after: "3" };
-    const ref = session(gpu, FILE, settings, { runDir: runDir() });
+    const ref = session(gpu(), FILE, settings, { runDir: runDir() });
     await ref.session.start();
     await ref.session.run();
     const want = await ref.session.store.readAll();
@@ -126,13 +119,13 @@ describe("reset(opt)", () => {
     // has the reset: redoing it would zero moments that step 5 built).
     for (const stopAt of [2, 3, 5]) {
       const dir = runDir();
-      const first = session(gpu, FILE, settings, {
+      const first = session(gpu(), FILE, settings, {
         runDir: dir,
         onStep: (_s, _l, at) => at.event === stopAt && first.session.requestStop(),
       });
       await first.session.start();
       await expect(first.session.run()).rejects.toThrow(StoppedError);
-      const resumed = session(gpu, FILE, settings, { runDir: dir, resume: true });
+      const resumed = session(gpu(), FILE, settings, { runDir: dir, resume: true });
       expect(await resumed.session.start()).toBe("resumed");
       await resumed.session.run();
       expect(resumed.logs).toHaveLength(6 - (stopAt > 4 ? stopAt - 1 : stopAt));

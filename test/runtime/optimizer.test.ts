@@ -1,24 +1,17 @@
 // The optimizers on the device against float64 updates computed by hand, on
 // loss = Σ (3w - 1)² (gradient 6 (3w - 1)) over one parameter vector.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Gpu } from "../../runtime/gpu.ts";
+import { describe, expect, it } from "vitest";
+import { useGpu } from "../gpu-fixture.ts";
 import { removeRunDirs, runDir, session } from "./helpers.ts";
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-});
-afterAll(() => {
-  gpu?.destroy();
-  removeRunDirs();
-});
+const gpu = useGpu(removeRunDirs);
 
 const loss = (w: number[]) => w.reduce((s, x) => s + (3 * x - 1) ** 2, 0);
 const gradient = (w: number[]) => w.map((x) => 6 * (3 * x - 1));
 
 /** Runs `steps` optimizer steps; the initial weights, the final ones and every step's logs. */
 async function descend(file: string, settings: Record<string, string>) {
-  const t = session(gpu, file, settings, { runDir: runDir() });
+  const t = session(gpu(), file, settings, { runDir: runDir() });
   await t.session.start();
   const w0 = [...(await t.session.store.readAll()).get("q.w")!];
   await t.session.run();
@@ -127,7 +120,7 @@ describe("adamw", () => {
 describe("ema", () => {
   it("the average follows the warmed-up decay min(ema, (1 + t) / (10 + t))", async () => {
     const t = session(
-      gpu,
+      gpu(),
       "test/fixtures/runtime/quadratic-ema.cld",
       { steps: "4" },
       {

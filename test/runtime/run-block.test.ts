@@ -1,24 +1,17 @@
 // The host interpreter of `run` blocks: variable scopes, and the state a resumed run needs
 // beyond tensors (evaluate() results).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Gpu } from "../../runtime/gpu.ts";
+import { describe, expect, it } from "vitest";
+import { useGpu } from "../gpu-fixture.ts";
 import { removeRunDirs, runDir, session, train } from "./helpers.ts";
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-});
-afterAll(() => {
-  gpu?.destroy();
-  removeRunDirs();
-});
+const gpu = useGpu(removeRunDirs);
 
 describe("run blocks", () => {
   it("an assignment in a loop body updates the variable outside the loop", async () => {
-    const t = await train(gpu, "test/fixtures/runtime/counter.cld", {}, { runDir: runDir() });
+    const t = await train(gpu(), "test/fixtures/runtime/counter.cld", {}, { runDir: runDir() });
     expect(t.lines).toEqual(["total 3"]);
     const t5 = await train(
-      gpu,
+      gpu(),
       "test/fixtures/runtime/counter.cld",
       { n: "5" },
       { runDir: runDir() },
@@ -30,7 +23,7 @@ describe("run blocks", () => {
     const file = "test/fixtures/runtime/evaluate-resume.cld";
     const dir = runDir();
     const first = session(
-      gpu,
+      gpu(),
       file,
       {},
       {
@@ -47,7 +40,7 @@ describe("run blocks", () => {
     expect(accuracy).toBeLessThanOrEqual(1);
     expect(first.lines[0]).toBe(`evaluate test_step: accuracy = ${accuracy.toFixed(4)}`);
 
-    const resumed = session(gpu, file, {}, { runDir: dir, resume: true });
+    const resumed = session(gpu(), file, {}, { runDir: dir, resume: true });
     expect(await resumed.session.start()).toBe("resumed");
     await resumed.session.run();
     expect(resumed.logs).toHaveLength(1); // only the step after the checkpoint

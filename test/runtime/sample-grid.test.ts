@@ -4,9 +4,9 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.ts";
-import { Gpu } from "../../runtime/gpu.ts";
+import { useGpu } from "../gpu-fixture.ts";
 import { readPng } from "../../runtime/io/png.ts";
 import { Session, StoppedError } from "../../runtime/session.ts";
 
@@ -18,12 +18,7 @@ const tmp = () => {
   return d;
 };
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-});
-afterAll(() => {
-  gpu?.destroy();
+const gpu = useGpu(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -35,11 +30,11 @@ interface Opts {
 }
 
 async function train(runDir: string, o: Opts = {}) {
-  const c = compile(o.file ?? FIXTURE, new Map(), { subgroups: gpu.hasSubgroups });
+  const c = compile(o.file ?? FIXTURE, new Map(), { subgroups: gpu().hasSubgroups });
   const lines: string[] = [];
   const losses: number[] = [];
   let calls = 0;
-  const s: Session = new Session(gpu, c, {
+  const s: Session = new Session(gpu(), c, {
     runDir,
     seed: 0,
     checkpointSeconds: 0,

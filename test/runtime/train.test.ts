@@ -2,27 +2,20 @@
 // checkpoint: a run killed after its checkpoint and resumed ends with the very same bits.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Gpu } from "../../runtime/gpu.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useGpu } from "../gpu-fixture.ts";
 import { removeRunDirs, runDir, session, train } from "./helpers.ts";
 
 const MLP = "test/fixtures/runtime/tiny-mlp.cld";
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.open();
-});
-afterAll(() => {
-  gpu?.destroy();
-  removeRunDirs();
-});
+const gpu = useGpu(removeRunDirs);
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 describe("training", () => {
   it("a two-layer MLP on MNIST lowers its loss", async () => {
     const { logs, session: s } = await train(
-      gpu,
+      gpu(),
       MLP,
       { steps: "30", half: "0" },
       { runDir: runDir() },
@@ -60,7 +53,7 @@ describe("resume", () => {
   let reference: { params: Map<string, Float32Array | Int32Array>; loss: number[] };
 
   beforeAll(async () => {
-    const a = await train(gpu, MLP, settings, { runDir: runDir() });
+    const a = await train(gpu(), MLP, settings, { runDir: runDir() });
     reference = {
       params: await a.session.store.readAll(),
       loss: a.logs.map((l) => l.get("loss")!),
@@ -71,7 +64,7 @@ describe("resume", () => {
   it("a run killed after its mid-way checkpoint and resumed ends bit-identical", async () => {
     const dir = runDir();
     // Killed two steps after the checkpoint at step 6: those two steps are lost work.
-    const killed = session(gpu, MLP, settings, {
+    const killed = session(gpu(), MLP, settings, {
       runDir: dir,
       onStep: () => {
         if (killed.logs.length === 8) throw new Error("killed");
@@ -82,7 +75,7 @@ describe("resume", () => {
     expect(killed.lines).toEqual([`checkpoint written: ${join(dir, "checkpoint.safetensors")}`]);
     expect(killed.logs.map((l) => l.get("loss"))).toEqual(reference.loss.slice(0, 8));
 
-    const resumed = session(gpu, MLP, settings, { runDir: dir, resume: true });
+    const resumed = session(gpu(), MLP, settings, { runDir: dir, resume: true });
     expect(await resumed.session.start()).toBe("resumed");
     await resumed.session.run();
     // Only the steps after the checkpoint run again, with the same batches, noise and step counts.
@@ -103,9 +96,9 @@ describe("resume", () => {
   it("resumes exactly from the automatic checkpoints a long loop writes", async () => {
     const dir = runDir();
     const auto = { steps: "12", half: "0" }; // no explicit checkpoint() call
-    const a = await train(gpu, MLP, auto, { runDir: runDir() });
+    const a = await train(gpu(), MLP, auto, { runDir: runDir() });
     const want = await a.session.store.readAll();
-    const killed = session(gpu, MLP, auto, {
+    const killed = session(gpu(), MLP, auto, {
       runDir: dir,
       checkpointSeconds: 0.001, // after (almost) every iteration
       onStep: () => {
@@ -114,7 +107,7 @@ describe("resume", () => {
     });
     await killed.session.start();
     await expect(killed.session.run()).rejects.toThrow("killed");
-    const resumed = session(gpu, MLP, auto, { runDir: dir, resume: true });
+    const resumed = session(gpu(), MLP, auto, { runDir: dir, resume: true });
     expect(await resumed.session.start()).toBe("resumed");
     await resumed.session.run();
     const redone = resumed.logs.length;
@@ -133,10 +126,10 @@ describe("resume", () => {
 
   it("refuses to resume with different settings, naming what changed", async () => {
     const dir = runDir();
-    await train(gpu, MLP, { steps: "2", half: "1" }, { runDir: dir });
+    await train(gpu(), MLP, { steps: "2", half: "1" }, { runDir: dir });
     expect(existsSync(join(dir, "checkpoint.safetensors"))).toBe(true);
     const other = session(
-      gpu,
+      gpu(),
       MLP,
       { steps: "2", half: "1", lr: "0.02" },
       { runDir: dir, resume: true },
@@ -146,7 +139,7 @@ describe("resume", () => {
     );
     // Without resume the same directory starts over.
     const fresh = session(
-      gpu,
+      gpu(),
       MLP,
       { steps: "2", half: "1", lr: "0.02" },
       { runDir: dir, resume: false },
