@@ -37,6 +37,7 @@ export const METHODS: Method[] = [
 /** The part of `cldc eval`'s scores.json the table reads. */
 export interface Scores {
   concepts: string[];
+  options: { n: number };
   summary: Record<
     "accuracy" | "kid",
     { finalAverage: number; forgetting: number; plasticity: number }
@@ -46,12 +47,21 @@ export interface Scores {
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+
+/**
+ * Half-width of a 95 % interval (normal approximation to the binomial) for an accuracy
+ * measured on `samples` judged images: with 8 samples per concept, rows closer than this
+ * are not told apart by the benchmark.
+ */
+export function accuracyMargin(p: number, samples: number): number {
+  return samples > 0 ? 1.96 * Math.sqrt((p * (1 - p)) / samples) : NaN;
+}
 const kid = (v: number) => (1000 * v).toFixed(1);
 
 /** One Markdown row per method; methods without scores are listed as not run. */
 export function table(rows: { method: string; scores: Scores | null }[]): string {
   const head = [
-    "| method | judge acc. final | forgetting | plasticity | KID×10³ final | KID forgetting | trained / task | stored | train time |",
+    "| method | judge acc. final (95 % CI) | forgetting | plasticity | KID×10³ final | KID forgetting | trained / task | stored | train time |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   const body = rows.map(({ method, scores: s }) => {
@@ -59,7 +69,9 @@ export function table(rows: { method: string; scores: Scores | null }[]): string
     const a = s.summary.accuracy;
     const k = s.summary.kid;
     const secs = s.timing.trainSeconds.reduce((x, y) => x + y, 0);
-    return `| ${method} | ${pct(a.finalAverage)} | ${pct(a.forgetting)} | ${pct(a.plasticity)} | ${kid(k.finalAverage)} | ${kid(k.forgetting)} | ${s.params.trainedPerTask.toLocaleString("en-US")} | ${s.params.storedFinal.toLocaleString("en-US")} | ${Math.round(secs)} s |`;
+    const margin = accuracyMargin(a.finalAverage, s.options.n * s.concepts.length);
+    const final = `${pct(a.finalAverage)} ± ${(100 * margin).toFixed(0)}`;
+    return `| ${method} | ${final} | ${pct(a.forgetting)} | ${pct(a.plasticity)} | ${kid(k.finalAverage)} | ${kid(k.forgetting)} | ${s.params.trainedPerTask.toLocaleString("en-US")} | ${s.params.storedFinal.toLocaleString("en-US")} | ${Math.round(secs)} s |`;
   });
   return [...head, ...body].join("\n");
 }

@@ -2,10 +2,11 @@
 // setting it would run type-checks, so a renamed setting fails here, not hours into a run).
 import { describe, expect, it } from "vitest";
 import { check } from "../../compiler/compile.ts";
-import { METHODS, runDirOf, table, type Scores } from "../../bench/continual.ts";
+import { METHODS, accuracyMargin, runDirOf, table, type Scores } from "../../bench/continual.ts";
 
 const scores: Scores = {
   concepts: ["octopus", "snail"],
+  options: { n: 8 },
   summary: {
     accuracy: { finalAverage: 0.625, forgetting: 0.125, plasticity: 0.75 },
     kid: { finalAverage: 0.0123, forgetting: 0.002, plasticity: 0.01 },
@@ -22,9 +23,15 @@ describe("bench/continual", () => {
     ]).split("\n");
     expect(md).toHaveLength(4);
     expect(md[2]).toBe(
-      "| clora | 62.5 % | 12.5 % | 75.0 % | 12.3 | 2.0 | 3,136 | 143,296 | 141 s |",
+      "| clora | 62.5 % ± 24 | 12.5 % | 75.0 % | 12.3 | 2.0 | 3,136 | 143,296 | 141 s |",
     );
     expect(md[3]).toBe("| ewc | not run | | | | | | | |");
+  });
+
+  it("gives the 95 % margin of a binomial proportion", () => {
+    // 1.96 · sqrt(0.5 · 0.5 / 100) = 0.098
+    expect(accuracyMargin(0.5, 100)).toBeCloseTo(0.098, 6);
+    expect(accuracyMargin(0, 80)).toBe(0);
   });
 
   it("gives every method its own run directory", () => {
