@@ -73,7 +73,8 @@ export class Progress {
     const parts = [
       `${this.label ? this.label + " " : ""}[${"#".repeat(filled)}${".".repeat(this.width - filled)}] ${this.step}/${this.total}`,
       ...Object.entries(this.stats).map(([k, v]) => `${k} ${formatValue(v)}`),
-      this.rateText(rate, elapsed),
+      // no rate before this process has done a count (e.g. resuming a finished run)
+      ...(this.step > this.base ? [this.rateText(rate, elapsed)] : []),
       this.finished
         ? `took ${formatDuration(elapsed)}`
         : `ETA ${rate > 0 ? formatDuration((this.total - this.step) / rate) : "?"}`,
@@ -83,7 +84,7 @@ export class Progress {
 
   /** `12.3 steps/s`, or `47.0 s/task` when one count takes longer than a second. */
   private rateText(rate: number, elapsed: number): string {
-    if (rate >= 1 || this.step <= this.base) {
+    if (rate >= 1) {
       return `${rate >= 100 ? rate.toFixed(0) : rate.toFixed(1)} ${this.unit}s/s`;
     }
     const secs = elapsed / (this.step - this.base);

@@ -46,6 +46,15 @@ describe("Progress", () => {
     expect(p.line()).toBe("[##........] 2/10  47.0 s/task  ETA 6m16s");
   });
 
+  it("shows no rate for a resumed run that has nothing left to do", () => {
+    let t = 0;
+    const { stream } = sink();
+    const p = new Progress({ total: 10, unit: "task", stream, tty: true, width: 10, now: () => t });
+    p.resumeAt(10);
+    p.done();
+    expect(p.line()).toBe("[##########] 10/10  took 0s");
+  });
+
   it("redraws one line with \\r on a TTY and ends with a newline", () => {
     let t = 0;
     const { out, stream } = sink();
