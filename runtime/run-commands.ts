@@ -122,7 +122,7 @@ export class RunCommands {
             e,
           );
         if (host.skipEvent()) return;
-        await host.merge(ad.name);
+        await host.merge(ad.name, e);
         return;
       }
       case "reset": {

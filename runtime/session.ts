@@ -26,6 +26,7 @@ import type { Gpu } from "./gpu.ts";
 import { Progress } from "./io/progress.ts";
 import { evalHostExpr } from "./host-expr.ts";
 import { initialValue, nameHash, ParamStore } from "./params.ts";
+import { adapterNames, mergedName } from "../compiler/elab/adapters.ts";
 import { OptimizerSteps } from "./optimizer-steps.ts";
 import { RunCommands } from "./run-commands.ts";
 import { countStepCalls, containsStepCall } from "./run-block-scan.ts";
@@ -301,25 +302,47 @@ export class Session {
   }
 
   /**
-   * C-LoRA's task boundary: past += A·B for every slot of the adapter, then A starts again
+   * C-LoRA's task boundary: past += A·B for every slot of the adapter (and, with
+   * `lora(..., keep: N)`, A and B copied into the next of N kept slots), then A starts again
    * from a fresh random draw, B from zeros, and their optimizer state from zeros.
    */
-  async merge(adapter: string): Promise<void> {
+  async merge(adapter: string, at: Expr | null = null): Promise<void> {
     const infos = this.compiled.program.registry.params;
     // A fresh A per task, deterministic across resumes (event numbers are).
     const draw = hashU32((this.opts.seed ^ hashU32(this.eventCount + 1) ^ nameHash(adapter)) >>> 0);
+    const merged = infos.get(mergedName(adapter));
+    const task = merged ? (await this.store.read(merged.name))[0] : 0;
+    if (merged) {
+      const keep = this.compiled.program.adapters.find((a) => a.name === adapter)!.keep;
+      if (task >= keep)
+        fail(
+          `merge(${adapter}): the adapter keeps the factors of ${keep} task${keep === 1 ? "" : "s"} (lora(..., keep: ${keep})) and this is merge ${task + 1}; give keep at least the number of tasks`,
+          at,
+        );
+      this.store.set(merged.name, new Float32Array([task + 1]));
+    }
     const restarted = new Set<string>();
     for (const [name, info] of infos) {
       const prefix = `${adapter}.a.`;
       if (!name.startsWith(prefix)) continue;
-      const param = name.slice(prefix.length);
-      const bName = `${adapter}.b.${param}`;
-      const pastName = `${adapter}.past.${param}`;
+      const names = adapterNames({ name: adapter }, name.slice(prefix.length));
+      const bName = names.b;
+      const pastName = names.past;
       const [a, b, past] = await Promise.all([
         this.store.read(name),
         this.store.read(bName),
         this.store.read(pastName),
       ]);
+      if (merged) {
+        for (const [kept, value] of [
+          [names.keptA, a],
+          [names.keptB, b],
+        ] as const) {
+          const all = (await this.store.read(kept)).slice();
+          all.set(value, task * value.length);
+          this.store.set(kept, all);
+        }
+      }
       const [E, r] = info.type.shape;
       const D = past.length / E;
       const out = new Float32Array(past.length);

@@ -3,7 +3,9 @@
 // frozen `past` [in, out] — and calls of the model then see W + past + A·B. The program
 // reaches them as `kv.slots` (records with w, a, b, past) to write losses such as
 // C-LoRA's forget term, trains them with `minimize ... over [kv]`, and folds A·B into
-// `past` between tasks with the run command `merge(kv)`.
+// `past` between tasks with the run command `merge(kv)`. With `keep: N` the adapter also
+// keeps every merged task's own A and B (state `kept_a` [N, in, r], `kept_b` [N, r, out],
+// and the count `merged` [1]), so a checkpoint holds all the factors, not only their sum.
 import type { Node } from "../../grammar/ast.ts";
 import type { Graph } from "../ir.ts";
 import type { ParamInfo, ParamRegistry } from "./params.ts";
@@ -16,6 +18,8 @@ export interface AdapterSpec {
   rank: number;
   /** Standard deviation of A's initialization. */
   std: number;
+  /** How many merged tasks' factors to keep (0: only their sum, `past`). */
+  keep: number;
   at: Node;
 }
 
@@ -28,11 +32,16 @@ export interface AdapterSlot {
   past: number;
 }
 
-export const adapterNames = (ad: AdapterSpec, param: string) => ({
+export const adapterNames = (ad: { name: string }, param: string) => ({
   a: `${ad.name}.a.${param}`,
   b: `${ad.name}.b.${param}`,
   past: `${ad.name}.past.${param}`,
+  keptA: `${ad.name}.kept_a.${param}`,
+  keptB: `${ad.name}.kept_b.${param}`,
 });
+
+/** The adapter's count of merges so far (state, present when it keeps factors). */
+export const mergedName = (adapter: string) => `${adapter}.merged`;
 
 /**
  * Called when an `adaptable param` is created: returns the effective weight and records
@@ -63,18 +72,23 @@ export function adaptParam(
       );
     }
     const names = adapterNames(ad, info.name);
+    const declare = (name: string, s: number[], init: ParamInfo["init"], state: boolean) =>
+      registry.declare({
+        name,
+        type: { dtype: "f32", shape: s },
+        init,
+        adaptable: false,
+        state,
+        loc: info.loc,
+      });
     const decl = (name: string, s: number[], init: ParamInfo["init"], state: boolean) =>
-      registry.node(
-        g,
-        registry.declare({
-          name,
-          type: { dtype: "f32", shape: s },
-          init,
-          adaptable: false,
-          state,
-          loc: info.loc,
-        }),
-      );
+      registry.node(g, declare(name, s, init, state));
+    if (ad.keep > 0) {
+      // Written by merge(kv) only (runtime/session.ts); no step reads them.
+      declare(names.keptA, [ad.keep, E, ad.rank], { kind: "zeros" }, true);
+      declare(names.keptB, [ad.keep, ad.rank, D], { kind: "zeros" }, true);
+      declare(mergedName(ad.name), [1], { kind: "zeros" }, true);
+    }
     const a = decl(names.a, [E, ad.rank], { kind: "normal", std: ad.std }, false);
     const b = decl(names.b, [ad.rank, D], { kind: "zeros" }, false);
     const past = decl(names.past, [E, D], { kind: "zeros" }, true);

@@ -342,14 +342,18 @@ function adapterSpec(el: Elaborator, m: AdapterMember, f: Frame): AdapterSpec {
   const model = el.evalExpr(first.value, f);
   if (model.kind !== "block" || !model.scope)
     return fail(`lora adapts a model, got ${describe(model)}`, first.value);
-  const named = namedArgs(el, { ...call, args: rest }, f, ["rank", "std"], "lora");
+  const named = namedArgs(el, { ...call, args: rest }, f, ["rank", "std", "keep"], "lora");
   const r = named.get("rank");
   if (!r) return fail("lora needs a rank: lora(model, rank: 4)", call);
   const rank = asInt(r.v, "lora's rank", r.at);
   if (rank <= 0) return fail(`lora's rank must be at least 1, got ${rank}`, r.at);
   const s = named.get("std");
   const std = s ? asNumber(s.v, "lora's std", s.at) : 1 / rank;
-  return { name: m.name.name, prefix: `${model.scope}.`, rank, std, at: m };
+  const k = named.get("keep");
+  const keep = k ? asInt(k.v, "lora's keep", k.at) : 0;
+  if (keep < 0)
+    return fail(`lora's keep must be 0 or more (tasks whose factors to keep), got ${keep}`, k!.at);
+  return { name: m.name.name, prefix: `${model.scope}.`, rank, std, keep, at: m };
 }
 
 function optimizerSpec(el: Elaborator, name: string, call: CallExpr, f: Frame): OptimizerSpec {

@@ -270,7 +270,7 @@ function trainedValuesPerTask(snaps: Snapshot[], model: SnapshotModel, T: number
   let factors = 0;
   let changed = 0;
   for (const [name, data] of last.tensors) {
-    if (name.includes(".past.")) continue; // adapter state: stored, not trained
+    if (model.isAdapterState(name)) continue; // past sums, kept factors: stored, not trained
     if (model.isAdapterFactor(name)) factors += data.length;
     else {
       const base = model.baseTensor(name);

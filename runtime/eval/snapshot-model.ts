@@ -51,6 +51,15 @@ export class SnapshotModel {
     return this.adapterPrefixes.some((p) => name.startsWith(p));
   }
 
+  /** True for an adapter's state: its past sums, kept factors and merge count. */
+  isAdapterState(name: string): boolean {
+    const info = this.session.compiled.program.registry.params.get(name);
+    return (
+      !!info?.state &&
+      this.session.compiled.program.adapters.some((a) => name.startsWith(`${a.name}.`))
+    );
+  }
+
   /** Rebuilds the run's model with room for `n` samples per denoise call. */
   static async open(gpu: Gpu, snap: Snapshot, basePath: string, n: number): Promise<SnapshotModel> {
     const { meta, path: snapshotFile } = snap;

@@ -1,13 +1,15 @@
 // Per-task snapshots: what a continual run has learned after task t, written by the run
 // command `checkpoint("after_task", t)` as RUN_DIR/after_task_<t>.safetensors, read back
 // by `cldc eval`. A snapshot holds only what differs from the base model — the tensors a
-// step trains (adapter factors, the token table) and adapter state (the past sums) — plus,
+// step trains (adapter factors, the token table) and adapter state (the past sums, and each
+// task's own factors when the adapter keeps them) — plus,
 // in its metadata, the base checkpoint (path and SHA-256), the program and settings that
 // rebuild the model, and the vocabulary. Frozen base weights are not stored again, so the
 // file's size is the real storage cost of the customizations.
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readdirSync, readSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { mergedName } from "../../compiler/elab/adapters.ts";
 import type { CompiledProgram } from "../../compiler/elab/program.ts";
 import { emojiTokenizer } from "../../data/emoji-text.ts";
 import type { TokenizerJSON } from "../../data/tokenizer.ts";
@@ -60,8 +62,14 @@ export function snapshotTensorNames(program: CompiledProgram): string[] {
       if (name && infos.has(name) && !infos.get(name)!.state) out.add(name);
     }
   }
+  // Adapter state: the past sum, and with keep: N every task's own factors and their count.
   for (const ad of program.adapters)
-    for (const name of infos.keys()) if (name.startsWith(`${ad.name}.past.`)) out.add(name);
+    for (const name of infos.keys())
+      if (
+        [".past.", ".kept_a.", ".kept_b."].some((k) => name.startsWith(ad.name + k)) ||
+        name === mergedName(ad.name)
+      )
+        out.add(name);
   return [...out].sort();
 }
 

@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { check } from "../../compiler/compile.ts";
 import { useGpu } from "../gpu-fixture.ts";
 import { initialValue } from "../../runtime/params.ts";
-import { runDir, session } from "./helpers.ts";
+import { loadCheckpoint } from "../../runtime/checkpoint.ts";
+import { runDir, session, train } from "./helpers.ts";
 
 const FILE = "test/fixtures/adapters/clora-tiny.cld";
 const gpu = useGpu();
@@ -79,5 +80,57 @@ describe("adapters", () => {
       "adapter kv: rank 9 is larger than the layer 'net.wk' [8, 6] allows (at most 6)",
     );
     expect(msg("0")).toContain("lora's rank must be at least 1, got 0");
+  });
+
+  it("with keep: N, every merge also stores that task's A and B; their products sum to past", async () => {
+    const KEEP = "test/fixtures/adapters/clora-keep.cld";
+    const dir = runDir();
+    const t = session(gpu(), KEEP, {}, { runDir: dir });
+    const s = t.session;
+    await s.start();
+    const infos = s.compiled.program.registry.params;
+    expect(infos.get("kv.kept_a.net.wk")!.type.shape).toEqual([2, 8, 2]);
+    expect(infos.get("kv.kept_b.net.wk")!.type.shape).toEqual([2, 2, 6]);
+    const trained: Float32Array[][] = [];
+    for (let task = 0; task < 2; task++) {
+      for (let i = 0; i < 3; i++) await s.runStep("task", null as never);
+      trained.push(await Promise.all(["kv.a.net.wk", "kv.b.net.wk"].map((n) => s.store.read(n))));
+      await s.merge("kv");
+      expect(Array.from(await s.store.read("kv.merged"))).toEqual([task + 1]);
+    }
+    const keptA = await s.store.read("kv.kept_a.net.wk");
+    const keptB = await s.store.read("kv.kept_b.net.wk");
+    const past = await s.store.read("kv.past.net.wk");
+    for (let task = 0; task < 2; task++) {
+      expect(keptA.slice(task * 16, task * 16 + 16)).toEqual(trained[task][0]);
+      expect(keptB.slice(task * 12, task * 12 + 12)).toEqual(trained[task][1]);
+    }
+    expect(trained[1][1].some((v) => v !== 0)).toBe(true); // task 2 trained its own B
+    // Σ_t A_t B_t, in float64, is the frozen past sum the model uses.
+    for (let i = 0; i < 8; i++)
+      for (let j = 0; j < 6; j++) {
+        let sum = 0;
+        for (let task = 0; task < 2; task++)
+          for (let k = 0; k < 2; k++)
+            sum += keptA[task * 16 + i * 2 + k] * keptB[task * 12 + k * 6 + j];
+        expect(past[i * 6 + j]).toBeCloseTo(sum, 5);
+      }
+    // The resume checkpoint holds them too.
+    await s.checkpoint();
+    const ck = loadCheckpoint(`${dir}/checkpoint.safetensors`)!;
+    expect(ck.tensors.get("kv.kept_b.net.wk")).toEqual(keptB);
+  });
+
+  it("refuses a merge beyond keep at the merge's line, and a negative keep", async () => {
+    const KEEP = "test/fixtures/adapters/clora-keep.cld";
+    await expect(
+      train(gpu(), KEEP, { tasks: "3", steps: "1" }, { runDir: runDir() }),
+    ).rejects.toThrow(
+      "merge(kv): the adapter keeps the factors of 2 tasks (lora(..., keep: 2)) and this is merge 3; give keep at least the number of tasks",
+    );
+    const ds = check(KEEP, { subgroups: false }, new Map([["keep", "-1"]]));
+    expect(ds.map((d) => d.message)).toEqual([
+      "lora's keep must be 0 or more (tasks whose factors to keep), got -1",
+    ]);
   });
 });
