@@ -1,7 +1,7 @@
 // Reverse-mode autodiff as a graph transformation: walks the nodes that the loss depends
 // on in reverse order and appends each op's derivative rule (defined beside the op) to the
 // same graph. Returns the value ids of d(loss)/d(wrt).
-import { type Graph, sameShape } from "./ir.ts";
+import { type Graph, sameShape, ShapeError } from "./ir.ts";
 import { getOp } from "./ops/index.ts";
 
 export function grad(g: Graph, loss: number, wrt: number[]): number[] {
@@ -27,6 +27,7 @@ export function grad(g: Graph, loss: number, wrt: number[]): number[] {
     const node = g.nodes[i];
     const def = getOp(node.op);
     if (node.inputs.length === 0) continue;
+    if (!def.vjp && def.noDerivative) throw new ShapeError(def.noDerivative);
     if (!def.vjp) throw new Error(`op '${node.op}' has no derivative rule`);
     g.loc = node.loc; // gradient kernels point back at the forward source line
     const gs = def.vjp(g, node, c);

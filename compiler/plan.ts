@@ -45,7 +45,17 @@ export interface Plan {
   lifetimes: { buffer: number; first: number; last: number }[];
 }
 
-const HEAVY = new Set(["matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_weight", "gather"]);
+const HEAVY = new Set([
+  "matmul",
+  "conv2d",
+  "conv2d_grad_input",
+  "conv2d_grad_weight",
+  "gather",
+  "attention",
+  "attention_stats",
+  "attention_grad_q",
+  "attention_grad_kv",
+]);
 const REDUCE = new Set(["sum", "max", "argmax"]);
 
 function consumers(g: Graph): number[][] {

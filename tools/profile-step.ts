@@ -69,15 +69,17 @@ if (process.env.DUMP) {
 }
 // Time by kernel family: where a step's time goes at a glance.
 const family = (k: { name: string; wgsl: string }) =>
-  /matmul|conv2d/.test(k.name)
-    ? k.name
-        .replace(/^k\d+_/, "")
-        .split("_")
-        .slice(0, k.name.includes("conv2d_grad") ? 3 : 1)
-        .join("_")
-    : k.wgsl.includes("var<workgroup> part")
-      ? "split reduction"
-      : "fused elementwise/reduce";
+  /_attention/.test(k.name)
+    ? "attention (fused)"
+    : /matmul|conv2d/.test(k.name)
+      ? k.name
+          .replace(/^k\d+_/, "")
+          .split("_")
+          .slice(0, k.name.includes("conv2d_grad") ? 3 : 1)
+          .join("_")
+      : k.wgsl.includes("var<workgroup> part")
+        ? "split reduction"
+        : "fused elementwise/reduce";
 const byFamily = new Map<string, { ms: number; n: number }>();
 for (const d of rows) {
   const f = family(d.k);

@@ -1,6 +1,6 @@
 // Kernels for ops that are not fused elementwise work: matmul and convolutions (generated
 // by compiler/kernels with shapes in uniforms, so one pipeline serves many sizes) and the
-// embedding gather.
+// embedding gather and fused attention.
 import { type Graph, type IrNode, numel } from "../ir.ts";
 import { matmulKernel, matmulVec4Ok, orientMatmul } from "../kernels/matmul.ts";
 import { convDims } from "../ops/conv.ts";
@@ -12,6 +12,8 @@ import {
 } from "../kernels/conv2d.ts";
 import { dispatch1d, WORKGROUP } from "./fused.ts";
 import type { Epilogue } from "../kernels/epilogue.ts";
+import { attentionKernel, type AttentionKernelKind } from "../kernels/attention.ts";
+import { attentionDims } from "../ops/attention-dims.ts";
 
 export interface HeavyKernel {
   wgsl: string;
@@ -37,6 +39,11 @@ export function heavyKernel(g: Graph, n: IrNode, target: Target, epilogue?: Epil
       return conv(g, n, target, epilogue);
     case "gather":
       return gather(g, n);
+    case "attention":
+    case "attention_stats":
+    case "attention_grad_q":
+    case "attention_grad_kv":
+      return attention(g, n, target);
   }
   throw new Error(`internal: no kernel for ${n.op}`);
 }
@@ -138,5 +145,34 @@ function gather(g: Graph, n: IrNode): HeavyKernel {
     bindings: [{ kind: "value", id: table }, { kind: "value", id: ids }, { kind: "out" }],
     workgroups: dispatch1d(total),
     flops: 0,
+  };
+}
+
+function attention(g: Graph, n: IrNode, target: Target): HeavyKernel {
+  const [q, k] = n.inputs;
+  // attention_stats has no v operand; its shape is k's.
+  const v = n.op === "attention_stats" ? k : n.inputs[2];
+  const dims = attentionDims(g.type(q), g.type(k), g.type(v));
+  const kind = (n.op === "attention" ? "forward" : n.op.slice(10)) as AttentionKernelKind;
+  const a = attentionKernel(
+    kind,
+    {
+      batch: numel(dims.batch),
+      T: dims.T,
+      S: dims.S,
+      d: dims.d,
+      scale: n.attrs.scale as number,
+    },
+    { subgroups: target.subgroups },
+  );
+  return {
+    wgsl: a.wgsl,
+    bindings: [
+      ...n.inputs.map((id) => ({ kind: "value" as const, id })),
+      { kind: "out" },
+      { kind: "uniform", data: a.uniforms },
+    ],
+    workgroups: a.workgroups,
+    flops: a.flops,
   };
 }

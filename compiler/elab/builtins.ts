@@ -4,6 +4,7 @@
 import type { Arg, Node } from "../../grammar/ast.ts";
 import { didYouMean } from "../diagnostics.ts";
 import { axis, numel } from "../ir.ts";
+import { ATTENTION_MAX_D, attentionDims } from "../ops/attention-dims.ts";
 import { trainingBuiltins } from "./builtins-training.ts";
 import type { Elaborator } from "./elaborator.ts";
 import {
@@ -264,6 +265,15 @@ function softmax(el: Elaborator, x: number, ax: number, log: boolean): number {
   const sum = g.broadcast(g.sum(e, [ax], true), s);
   return log ? g.sub(z, g.op("log", [sum])) : g.div(e, sum);
 }
+/** The fused op, or the same function composed from primitives past its head-size bound. */
+function attention(el: Elaborator, q: number, k: number, v: number, scale: number): number {
+  const g = el.g;
+  const d = g.shape(q)[g.shape(q).length - 1];
+  if (d <= ATTENTION_MAX_D) return g.op("attention", [q, k, v], { scale });
+  attentionDims(g.type(q), g.type(k), g.type(v)); // the shape rule's messages
+  const scores = g.scale(g.op("matmul", [q, k], { transB: true }), scale);
+  return g.op("matmul", [softmax(el, scores, g.shape(scores).length - 1, false), v]);
+}
 def("softmax", {
   params: [tensorParam("x"), { name: "axis", kind: "int", default: int(-1) }],
   doc: "exp(x) / Σ exp(x) along an axis (max-subtracted for stability)",
@@ -286,6 +296,18 @@ def("log_softmax", {
       ),
     ),
 });
+def("attention", {
+  params: [tensorParam("q"), tensorParam("k"), tensorParam("v"), { name: "scale", kind: "float" }],
+  doc: "scaled dot-product attention softmax(scale · q kᵀ) v, fused (the score map is never stored)",
+  example: "attention(q, k, v, scale: 0.25)",
+  impl: (el, a, at) =>
+    T(
+      el.at(at, () =>
+        attention(el, a.q as number, a.k as number, a.v as number, a.scale as number),
+      ),
+    ),
+});
+
 def("one_hot", {
   params: [tensorParam("ids"), { name: "n", kind: "int" }],
   doc: "f32 [..., n] with 1 at each id",

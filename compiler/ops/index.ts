@@ -6,4 +6,5 @@ import "./reduce.ts";
 import "./matmul.ts";
 import "./conv.ts";
 import "./gather.ts";
+import "./attention.ts";
 export { allOps, getOp, type OpDef, type Tensor64 } from "./registry.ts";

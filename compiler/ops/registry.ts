@@ -40,6 +40,8 @@ export interface OpDef {
   /** For elementwise ops: a WGSL f32/i32 expression given the input expressions. */
   wgsl?(args: string[], attrs: Attrs, node: IrNode, inputTypes: TensorType[]): string;
   vjp?: Vjp;
+  /** Why an op without `vjp` refuses differentiation (autodiff reports it as a shape error). */
+  noDerivative?: string;
 }
 
 const ops = new Map<string, OpDef>();

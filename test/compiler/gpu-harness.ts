@@ -8,9 +8,14 @@ import { StepExecutor, type HostTensor } from "../../runtime/executor.ts";
 import type { Gpu } from "../../runtime/gpu.ts";
 import { ParamStore } from "../../runtime/params.ts";
 
-export async function runOnGpu(gpu: Gpu, g: Graph, feeds: Feeds): Promise<Map<string, HostTensor>> {
+export async function runOnGpu(
+  gpu: Gpu,
+  g: Graph,
+  feeds: Feeds,
+  opts: { subgroups?: boolean } = {},
+): Promise<Map<string, HostTensor>> {
   const s = simplify(g);
-  const plan = buildPlan(s, { subgroups: gpu.hasSubgroups });
+  const plan = buildPlan(s, { subgroups: (opts.subgroups ?? true) && gpu.hasSubgroups });
   const store = new ParamStore(gpu, new Map());
   const ex = new StepExecutor(gpu, plan, store, "test");
   await ex.check();

@@ -120,6 +120,17 @@ export const builtinDocs: Record<string, BuiltinDoc> = {
     shape: "the shape of `x` without `axis`; the result is i32.",
     demos: [{ params: "logits: [2, 10]", call: "argmax(logits)" }],
   },
+  attention: {
+    group: "Neural-network functions",
+    shape:
+      "f32 `q [..., T, d]`, `k [..., S, d]` and `v [..., S, d]` with the same leading axes give `[..., T, d]`: `softmax(scale · q kᵀ) v` over the last axis of the scores. One fused kernel per direction; the `[..., T, S]` scores are never stored. Head sizes `d` above 64 fall back to the composed matmul-softmax-matmul.",
+    demos: [
+      {
+        params: "q: [2, 4, 5, 8], k: [2, 4, 3, 8], v: [2, 4, 3, 8]",
+        call: "attention(q, k, v, scale: 0.35)",
+      },
+    ],
+  },
   softmax: {
     group: "Neural-network functions",
     shape: "the shape of `x`.",

@@ -42,6 +42,7 @@ function optimizerSpec(kind: "adamw" | "sgd"): OptimizerSpec {
 function derivativeText(def: OpDef, graphs: Graph[]): string {
   if (!def.vjp) {
     if (def.kind === "source" || def.name === "iota") return "not needed (no tensor inputs)";
+    if (def.noDerivative) return `**none**: ${def.noDerivative}`;
     return "**none**: autodiff fails if a gradient must flow through this op";
   }
   for (const g of graphs) {

@@ -1,0 +1,226 @@
+// Fused scaled-dot-product attention, out = softmax_S(scale · q kᵀ) v, and the three ops its
+// derivative needs. None of them materializes the T × S probability map: the kernels
+// (compiler/kernels/attention.ts) recompute scores row by row, FlashAttention-2 style.
+//
+//   attention_stats(q, k, dO, O)         -> [..., T, 2]: L_i = logsumexp_j s_ij, D_i = dO_i · O_i
+//   attention_grad_q(q, k, v, dO, st)    -> dq [..., T, d]
+//   attention_grad_kv(q, k, v, dO, st)   -> [..., S, 2d]: dk | dv side by side (one kernel
+//                                           computes both from the same probabilities)
+//
+// with s_ij = scale q_i·k_j, P_ij = exp(s_ij − L_i), dS_ij = P_ij (dO_i·v_j − D_i):
+// dq_i = scale Σ_j dS_ij k_j, dk_j = scale Σ_i dS_ij q_i, dv_j = Σ_i P_ij dO_i.
+// The backward ops have no derivative rule: second derivatives of attention are refused.
+import { numel, ShapeError, type TensorType } from "../ir.ts";
+import {
+  ATTENTION_MAX_D,
+  type AttentionDims,
+  attentionDims,
+  fusedDims,
+  show,
+} from "./attention-dims.ts";
+import { defineOp, type Tensor64 } from "./registry.ts";
+
+/** Calls f(b, i, j, s_ij) for each batch item, query row and key row, in that order. */
+function forEachScore(
+  q: Tensor64,
+  k: Tensor64,
+  scale: number,
+  dims: AttentionDims,
+  f: (b: number, i: number, j: number, s: number) => void,
+) {
+  const { T, S, d } = dims;
+  const nb = numel(dims.batch);
+  for (let b = 0; b < nb; b++)
+    for (let i = 0; i < T; i++)
+      for (let j = 0; j < S; j++) {
+        let s = 0;
+        const qo = (b * T + i) * d;
+        const ko = (b * S + j) * d;
+        for (let c = 0; c < d; c++) s += q.data[qo + c] * k.data[ko + c];
+        f(b, i, j, scale * s);
+      }
+}
+
+/** Per query row: the logsumexp of its scores, [nb * T]. */
+function logsumexp(q: Tensor64, k: Tensor64, scale: number, dims: AttentionDims): Float64Array {
+  const { T, S } = dims;
+  const rows = numel(dims.batch) * T;
+  const m = new Float64Array(rows).fill(-Infinity);
+  forEachScore(q, k, scale, dims, (b, i, _j, s) => {
+    m[b * T + i] = Math.max(m[b * T + i], s);
+  });
+  const l = new Float64Array(rows);
+  forEachScore(q, k, scale, dims, (b, i, _j, s) => (l[b * T + i] += Math.exp(s - m[b * T + i])));
+  return m.map((mi, r) => (S === 0 ? -Infinity : mi + Math.log(l[r])));
+}
+
+const dot = (a: Float64Array, ao: number, b: Float64Array, bo: number, d: number) => {
+  let s = 0;
+  for (let c = 0; c < d; c++) s += a[ao + c] * b[bo + c];
+  return s;
+};
+
+const noSecondDerivative = (name: string) =>
+  `second derivatives of attention are not supported (${name} has no derivative rule)`;
+
+defineOp({
+  name: "attention",
+  kind: "other",
+  doc: {
+    summary: "softmax(scale · q kᵀ) v over the last axis of the scores, fused",
+    semantics:
+      "One fused kernel: each query row runs an online softmax (running max and sum) over the keys, so the T × S score map is never stored. Its derivative uses three more fused ops (attention_stats, attention_grad_q, attention_grad_kv) that recompute the probabilities.",
+    constraints: [
+      "shapes q [..., T, d], k and v [..., S, d], with the same leading dims",
+      `head size d <= ${ATTENTION_MAX_D}`,
+    ],
+    example: "attention(q, k, v, scale: 0.25)",
+  },
+  infer: ([q, k, v]) => {
+    const d = fusedDims(q, k, v);
+    return { dtype: "f32", shape: [...d.batch, d.T, d.d] };
+  },
+  reference: ([q, k, v], attrs, out) => {
+    const dims = attentionDims(q, k, v);
+    const { T, S, d } = dims;
+    const scale = attrs.scale as number;
+    const L = logsumexp(q, k, scale, dims);
+    const data = new Float64Array(numel(out.shape));
+    forEachScore(q, k, scale, dims, (b, i, j, s) => {
+      const p = Math.exp(s - L[b * T + i]);
+      for (let c = 0; c < d; c++) data[(b * T + i) * d + c] += p * v.data[(b * S + j) * d + c];
+    });
+    return { ...out, data };
+  },
+  vjp: (g, node, cot) => {
+    const [q, k, v] = node.inputs;
+    const attrs = { scale: node.attrs.scale };
+    const stats = g.op("attention_stats", [q, k, cot, node.id], attrs);
+    const dq = g.op("attention_grad_q", [q, k, v, cot, stats], attrs);
+    const dkv = g.op("attention_grad_kv", [q, k, v, cot, stats], attrs);
+    const ks = g.shape(k);
+    const d = ks[ks.length - 1];
+    const start = ks.map(() => 0);
+    const end = [...ks.slice(0, -1), d];
+    const dk = g.op("slice", [dkv], { start, end });
+    const dv = g.op("slice", [dkv], {
+      start: [...start.slice(0, -1), d],
+      end: [...ks.slice(0, -1), 2 * d],
+    });
+    return [dq, dk, dv];
+  },
+});
+
+/** The backward ops' operands after q and k: dO and O (stats) or v, dO, stats (grads). */
+function checkRows(what: string, t: TensorType, shape: number[]) {
+  if (t.shape.join() !== shape.join())
+    throw new ShapeError(`${what}: expected ${show(shape)}, got ${show(t.shape)}`);
+}
+
+defineOp({
+  name: "attention_stats",
+  kind: "other",
+  doc: {
+    summary: "per query row: [logsumexp of the scores, dO·O] (attention's derivative)",
+    example: "(generated by autodiff)",
+  },
+  infer: ([q, k, dO, O]) => {
+    const dims = fusedDims(q, k, k);
+    checkRows("attention_stats dO", dO, q.shape);
+    checkRows("attention_stats O", O, q.shape);
+    return { dtype: "f32", shape: [...dims.batch, dims.T, 2] };
+  },
+  reference: ([q, k, dO, O], attrs, out) => {
+    const dims = attentionDims(q, k, k);
+    const L = logsumexp(q, k, attrs.scale as number, dims);
+    const data = new Float64Array(numel(out.shape));
+    for (let r = 0; r < L.length; r++) {
+      data[2 * r] = L[r];
+      data[2 * r + 1] = dot(dO.data, r * dims.d, O.data, r * dims.d, dims.d);
+    }
+    return { ...out, data };
+  },
+  noDerivative: noSecondDerivative("attention_stats"),
+});
+
+function gradInfer([q, k, v, dO, st]: TensorType[]) {
+  const dims = fusedDims(q, k, v);
+  checkRows("attention backward dO", dO, q.shape);
+  checkRows("attention backward stats", st, [...dims.batch, dims.T, 2]);
+  return dims;
+}
+
+/** Calls f(b, i, j, P_ij, dS_ij) for every pair (the probabilities recomputed from L). */
+function forEachGradPair(
+  [q, k, v, dO, st]: Tensor64[],
+  scale: number,
+  f: (b: number, i: number, j: number, p: number, ds: number) => void,
+) {
+  const dims = attentionDims(q, k, v);
+  const { T, S, d } = dims;
+  forEachScore(q, k, scale, dims, (b, i, j, s) => {
+    const r = b * T + i;
+    const p = Math.exp(s - st.data[2 * r]);
+    const dp = dot(dO.data, r * d, v.data, (b * S + j) * d, d);
+    f(b, i, j, p, p * (dp - st.data[2 * r + 1]));
+  });
+  return dims;
+}
+
+defineOp({
+  name: "attention_grad_q",
+  kind: "other",
+  doc: {
+    summary: "the derivative of attention with respect to q",
+    semantics:
+      "dq_t = scale Σ_s dS_ts k_s with P_ts = exp(scale q_t·k_s − L_t) and dS_ts = P_ts (dO_t·v_s − D_t), from attention_stats' [L, D].",
+    example: "(generated by autodiff)",
+  },
+  infer: (ins) => {
+    const dims = gradInfer(ins);
+    return { dtype: "f32", shape: [...dims.batch, dims.T, dims.d] };
+  },
+  reference: (ins, attrs, out) => {
+    const scale = attrs.scale as number;
+    const data = new Float64Array(numel(out.shape));
+    const k = ins[1];
+    const { T, S, d } = attentionDims(ins[0], ins[1], ins[2]);
+    forEachGradPair(ins, scale, (b, i, j, _p, ds) => {
+      for (let c = 0; c < d; c++)
+        data[(b * T + i) * d + c] += scale * ds * k.data[(b * S + j) * d + c];
+    });
+    return { ...out, data };
+  },
+  noDerivative: noSecondDerivative("attention_grad_q"),
+});
+
+defineOp({
+  name: "attention_grad_kv",
+  kind: "other",
+  doc: {
+    summary: "the derivatives of attention with respect to k and v, side by side: [dk | dv]",
+    semantics:
+      "dk_s = scale Σ_t dS_ts q_t and dv_s = Σ_t P_ts dO_t (P and dS as for attention_grad_q); one kernel computes both from the same probabilities.",
+    example: "(generated by autodiff)",
+  },
+  infer: (ins) => {
+    const dims = gradInfer(ins);
+    return { dtype: "f32", shape: [...dims.batch, dims.S, 2 * dims.d] };
+  },
+  reference: (ins, attrs, out) => {
+    const scale = attrs.scale as number;
+    const data = new Float64Array(numel(out.shape));
+    const [q, , , dO] = ins;
+    const { T, S, d } = attentionDims(ins[0], ins[1], ins[2]);
+    forEachGradPair(ins, scale, (b, i, j, p, ds) => {
+      const o = (b * S + j) * 2 * d;
+      const r = (b * T + i) * d;
+      for (let c = 0; c < d; c++) {
+        data[o + c] += scale * ds * q.data[r + c];
+        data[o + d + c] += p * dO.data[r + c];
+      }
+    });
+    return { ...out, data };
+  },
+  noDerivative: noSecondDerivative("attention_grad_kv"),
+});
