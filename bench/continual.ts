@@ -96,23 +96,29 @@ function main() {
     const r = spawnSync("node", ["bin/cldc.js", ...args], { stdio: "inherit" });
     if (r.status !== 0) throw new Error(`cldc ${args[0]} failed (exit ${r.status})`);
   };
+  // The table is rewritten after every method, so a partial run (the whole benchmark is
+  // hours of CPU) always leaves its finished rows in bench/results-continual.md.
+  const writeTable = () => {
+    const rows = METHODS.map((m) => {
+      const f = join(runDirOf(values.root!, m), "eval", "scores.json");
+      return {
+        method: m.name,
+        scores: existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as Scores) : null,
+      };
+    });
+    const md = `# Continual customization benchmark\n\n\`npx tsx bench/continual.ts --tasks ${values.tasks} --steps ${values.steps}\` (runs under ${values.root}/)\n\n${table(rows)}\n`;
+    writeFileSync("bench/results-continual.md", md);
+    return md;
+  };
   for (const m of methods) {
     const dir = runDirOf(values.root!, m);
     if (values["table-only"] || existsSync(join(dir, "eval", "scores.json"))) continue;
     const sets = [`tasks=${values.tasks}`, `steps=${values.steps}`, ...m.sets];
     cldc(["train", m.file, "--run-dir", dir, ...sets.flatMap((s) => ["--set", s])]);
     cldc(["eval", dir]);
+    writeTable();
   }
-  const rows = METHODS.map((m) => {
-    const f = join(runDirOf(values.root!, m), "eval", "scores.json");
-    return {
-      method: m.name,
-      scores: existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as Scores) : null,
-    };
-  });
-  const md = `# Continual customization benchmark\n\n\`npx tsx bench/continual.ts --tasks ${values.tasks} --steps ${values.steps}\` (runs under ${values.root}/)\n\n${table(rows)}\n`;
-  writeFileSync("bench/results-continual.md", md);
-  console.log(md);
+  console.log(writeTable());
 }
 
 if (process.argv[1]?.endsWith("continual.ts")) main();
