@@ -142,8 +142,12 @@ export class Gpu {
     return new Gpu(gpu, adapter, device, desc);
   }
 
+  /**
+   * Subgroup kernels (matmul, attention) shuffle within groups of 8 consecutive lanes, so
+   * they need subgroups of at least 8 (lavapipe: 8; most GPUs 16–64; some mobile GPUs 4).
+   */
   get hasSubgroups(): boolean {
-    return this.device.features.has("subgroups");
+    return this.device.features.has("subgroups") && this.subgroupMinSize >= 8;
   }
   get hasTimestamps(): boolean {
     return this.device.features.has("timestamp-query");
