@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Expr, Stmt } from "../grammar/ast.ts";
 import type { Compiled } from "../compiler/compile.ts";
-import { momentOwner, optimizerMomentNames, optimizerScalars } from "../compiler/elab/optimizer.ts";
+import { optimizerMomentNames, optimizerScalars } from "../compiler/elab/optimizer.ts";
 import { Env } from "../compiler/elab/elaborator.ts";
 import { fail, type Value } from "../compiler/elab/values.ts";
 import { hashU32 } from "../compiler/ops/source.ts";
@@ -25,8 +25,8 @@ import { StepExecutor, type HostTensor } from "./executor.ts";
 import type { Gpu } from "./gpu.ts";
 import { Progress } from "./io/progress.ts";
 import { evalHostExpr } from "./host-expr.ts";
-import { initialValue, nameHash, ParamStore } from "./params.ts";
-import { adapterNames, mergedName } from "../compiler/elab/adapters.ts";
+import { nameHash, ParamStore } from "./params.ts";
+import { mergeAdapter } from "./adapter-merge.ts";
 import { OptimizerSteps } from "./optimizer-steps.ts";
 import { RunCommands } from "./run-commands.ts";
 import { countStepCalls, containsStepCall } from "./run-block-scan.ts";
@@ -301,68 +301,11 @@ export class Session {
     return loadWeights(this.store, this.compiled.program.registry.params, path);
   }
 
-  /**
-   * C-LoRA's task boundary: past += A·B for every slot of the adapter (and, with
-   * `lora(..., keep: N)`, A and B copied into the next of N kept slots), then A starts again
-   * from a fresh random draw, B from zeros, and their optimizer state from zeros.
-   */
+  /** `merge(adapter)`, C-LoRA's task boundary (runtime/adapter-merge.ts). */
   async merge(adapter: string, at: Expr | null = null): Promise<void> {
-    const infos = this.compiled.program.registry.params;
     // A fresh A per task, deterministic across resumes (event numbers are).
     const draw = hashU32((this.opts.seed ^ hashU32(this.eventCount + 1) ^ nameHash(adapter)) >>> 0);
-    const merged = infos.get(mergedName(adapter));
-    const task = merged ? (await this.store.read(merged.name))[0] : 0;
-    if (merged) {
-      const keep = this.compiled.program.adapters.find((a) => a.name === adapter)!.keep;
-      if (task >= keep)
-        fail(
-          `merge(${adapter}): the adapter keeps the factors of ${keep} task${keep === 1 ? "" : "s"} (lora(..., keep: ${keep})) and this is merge ${task + 1}; give keep at least the number of tasks`,
-          at,
-        );
-      this.store.set(merged.name, new Float32Array([task + 1]));
-    }
-    const restarted = new Set<string>();
-    for (const [name, info] of infos) {
-      const prefix = `${adapter}.a.`;
-      if (!name.startsWith(prefix)) continue;
-      const names = adapterNames({ name: adapter }, name.slice(prefix.length));
-      const bName = names.b;
-      const pastName = names.past;
-      const [a, b, past] = await Promise.all([
-        this.store.read(name),
-        this.store.read(bName),
-        this.store.read(pastName),
-      ]);
-      if (merged) {
-        for (const [kept, value] of [
-          [names.keptA, a],
-          [names.keptB, b],
-        ] as const) {
-          const all = (await this.store.read(kept)).slice();
-          all.set(value, task * value.length);
-          this.store.set(kept, all);
-        }
-      }
-      const [E, r] = info.type.shape;
-      const D = past.length / E;
-      const out = new Float32Array(past.length);
-      for (let i = 0; i < E; i++)
-        for (let j = 0; j < D; j++) {
-          let acc = past[i * D + j];
-          for (let k = 0; k < r; k++) acc += a[i * r + k] * b[k * D + j];
-          out[i * D + j] = acc;
-        }
-      this.store.set(pastName, out);
-      this.store.set(name, initialValue(info, draw));
-      this.store.set(bName, new Float32Array(b.length));
-      restarted.add(name).add(bName);
-    }
-    // Their optimizer moments start again from zeros (EMA copies are not moments).
-    for (const [other, oi] of infos) {
-      const owner = oi.state ? momentOwner(other) : null;
-      if (owner !== null && restarted.has(owner))
-        this.store.set(other, new Float32Array(oi.type.shape.reduce((x, y) => x * y, 1)));
-    }
+    await mergeAdapter(this.store, this.compiled.program, adapter, draw, at);
   }
 
   /**
