@@ -104,6 +104,12 @@ export class EmojiRasterCache {
   get(name: string): Uint8Array {
     const slot = this.slots.get(name);
     if (slot !== undefined) return this.images[slot];
+    // A machine that carries only the cache (scripts/device-pretrain.sh: the icon sets'
+    // SVG bodies stay behind) must not quietly rasterize an empty icon.
+    if (process.env.CLD_EMOJI_CACHE_ONLY)
+      throw new Error(
+        `emoji ${this.set}/${name} at ${this.size}px is not in the raster cache ${this.dir} (CLD_EMOJI_CACHE_ONLY is set)`,
+      );
     const img = rasterizeIconU8(iconGeometry(this.set, name), this.size);
     this.slots.set(name, this.images.length);
     this.images.push(img);

@@ -98,6 +98,17 @@ describe("emoji naming and grouping", () => {
     expect(again.images.map((i) => Array.from(i.pixels))).toEqual(
       c.images.map((i) => Array.from(i.pixels)),
     );
+    // With CLD_EMOJI_CACHE_ONLY (a machine without the SVG sets) a cached icon still
+    // loads, and a missing one is an error instead of an empty rendering.
+    process.env.CLD_EMOJI_CACHE_ONLY = "1";
+    try {
+      expect(emojiConcepts(opts)[0].images.length).toBe(c.images.length);
+      expect(() => emojiConcepts({ ...opts, include: ["snail"] })).toThrow(
+        /is not in the raster cache .*CLD_EMOJI_CACHE_ONLY is set/,
+      );
+    } finally {
+      delete process.env.CLD_EMOJI_CACHE_ONLY;
+    }
     expect(() => emojiConcepts({ ...opts, excludeReserved: true })).toThrow(/reserved/);
     expect(() => emojiConcepts({ ...opts, include: ["octopussy"] })).toThrow(
       /no emoji named "octopussy"/,
