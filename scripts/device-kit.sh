@@ -4,6 +4,7 @@
 # machine"). Everything is compressed to fit the 64 MiB the repo and the kit may take:
 #   node.xz                    this machine's Node binary
 #   app/cldc.mjs.xz            cldc bundled into one file (esbuild), externals beside it
+#   app/device-tests.mjs.xz    the GPU op and kernel tests, with a vitest stand-in
 #   app/node_modules/webgpu    dawn.node (xz), @resvg/resvg-js (+ native binding, xz),
 #   app/node_modules/@iconify-json/<set>   package.json + icons.json without SVG bodies
 #   emoji-32.tar.xz            the 32×32 raster cache of every set (no SVG rendering there)
@@ -22,7 +23,10 @@ npx tsx -e 'import("./data/emoji.ts").then((m) => m.pretrainCorpus({ size: 32 })
 echo "device-kit: bundling cldc"
 npx esbuild scripts/device-entry.ts --bundle --platform=node --format=esm --target=node20 \
   --external:webgpu --external:@resvg/resvg-js --log-level=warning --outfile="$kit/app/cldc.mjs"
-xz -T0 -6 "$kit/app/cldc.mjs"
+npx esbuild scripts/device-test/entry.ts --bundle --platform=node --format=esm --target=node20 \
+  --external:webgpu --external:@resvg/resvg-js --alias:vitest=./scripts/device-test/vitest-shim.ts \
+  --log-level=warning --outfile="$kit/app/device-tests.mjs"
+xz -T0 -6 "$kit/app/cldc.mjs" "$kit/app/device-tests.mjs"
 
 echo "device-kit: native modules"
 mkdir -p "$kit/app/node_modules/webgpu/dist/linux-x64"
@@ -52,3 +56,4 @@ xz -T0 -6 -c "$(readlink -f "$(command -v node)")" >"$kit/node.xz"
 
 du -sh "$kit"
 echo "device-kit: done; the GPU run carries it: run(command: 'bash scripts/device-pretrain.sh', carry: ['$kit'])"
+echo "            (or 'bash scripts/device-check.sh' for the GPU tests alone)"
