@@ -52,7 +52,7 @@ echo "device-kit: emoji raster cache, Node, Vulkan loader"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/cld"
 tar -C "$cache" -cf - $(cd "$cache" && ls emoji/*-32.bin emoji/*-32.json) | xz -T0 -6 >"$kit/emoji-32.tar.xz"
 xz -T0 -6 -c "$(readlink -f "$(command -v node)")" >"$kit/node.xz"
-(cd "$kit/debs" && apt-get download libvulkan1 >/dev/null)
+(cd "$kit/debs" && { apt-get download libvulkan1 >/dev/null 2>&1 || { apt-get update -qq && apt-get download libvulkan1 >/dev/null; }; })
 
 du -sh "$kit"
 echo "device-kit: done; the GPU run carries it: run(command: 'bash scripts/device-pretrain.sh', carry: ['$kit'])"
