@@ -8,11 +8,9 @@ import type { Node } from "../../grammar/ast.ts";
 import { grad } from "../autodiff.ts";
 import { CompileError } from "../diagnostics.ts";
 import { showType } from "../ir.ts";
-import type { Builtin } from "./builtins.ts";
+import { T, type Builtin } from "./builtin-def.ts";
 import type { Elaborator } from "./elaborator.ts";
 import { describe, fail, type Value } from "./values.ts";
-
-const T = (id: number): Value => ({ kind: "tensor", id });
 
 /** The parameter node behind a tensor value, or null when it is computed. */
 function paramName(el: Elaborator, id: number): string | null {
