@@ -18,13 +18,20 @@ const kidText = (v: number | null) =>
 const signed = (s: string) => (s.startsWith("-") || s === "—" ? s : `+${s}`);
 const count = (v: number) => v.toLocaleString("en-US");
 
-function matrixTable(r: EvalResult, m: number[][], fmt: (v: number) => string): string[] {
+/** Rows = concepts, columns = after task t; `extra` adds a last column (head, one cell per concept). */
+function matrixTable(
+  r: EvalResult,
+  m: number[][],
+  fmt: (v: number) => string,
+  extra?: { head: string; cells: string[] },
+): string[] {
   const T = r.concepts.length;
-  const head = `| concept | ${Array.from({ length: T }, (_, t) => `after ${t + 1}`).join(" | ")} |`;
-  const rule = `| --- | ${Array.from({ length: T }, () => "---:").join(" | ")} |`;
+  const more = (s: string) => (extra ? ` ${s} |` : "");
+  const head = `| concept | ${Array.from({ length: T }, (_, t) => `after ${t + 1}`).join(" | ")} |${more(extra?.head ?? "")}`;
+  const rule = `| --- | ${Array.from({ length: T }, () => "---:").join(" | ")} |${more("---:")}`;
   const rows = r.concepts.map(
     (c, i) =>
-      `| ${i + 1}. ${c} (\`<v${i + 1}>\`) | ${Array.from({ length: T }, (_, t) => (i > t ? "" : fmt(m[t][i]))).join(" | ")} |`,
+      `| ${i + 1}. ${c} (\`<v${i + 1}>\`) | ${Array.from({ length: T }, (_, t) => (i > t ? "" : fmt(m[t][i]))).join(" | ")} |${more(extra?.cells[i] ?? "")}`,
   );
   return [head, rule, ...rows];
 }
@@ -44,7 +51,7 @@ export function reportMarkdown(r: EvalResult): string {
     "",
     `Per snapshot t and concept i ≤ t: ${o.n} DDIM samples of "a photo of <v_i>" (${o.steps} steps, guidance ${o.guidance}, seed ${o.seed}; the same start noise for a concept after every task).`,
     "",
-    `- **Judge accuracy**: the fraction of samples the concept judge (examples/concept_judge.cld, ${j.classes} classes: the run's whole concept list; chance ${pct(1 / j.classes)}) assigns to the prompted concept. Its own accuracy on the held-out artist (${j.holdOut || "none"}) is ${pct(j.heldOutAccuracy)}. Higher is better.`,
+    `- **Judge accuracy**: the fraction of samples the concept judge (examples/concept_judge.cld, ${j.classes} classes: the run's whole concept list; chance ${pct(1 / j.classes)}) assigns to the prompted concept. Its own accuracy on the held-out artist (${j.holdOut || "none"}) is ${pct(j.heldOutAccuracy)}; the column "real images" is its accuracy on each concept's real drawings (every style, the held-out one included). Higher is better.`,
     `- **KID ×10³**: kernel inception distance to the concept's real images (every artist style${r.realImages.length ? `, ${Math.min(...r.realImages)}–${Math.max(...r.realImages)} per concept` : ""}) in MobileNetV2 features. Lower is better; with ${o.n} samples it is noisy.`,
     "- **Forgetting**: best earlier score minus final (for KID: final minus best), averaged over concepts 1..T−1; positive = worse than it once was. **Plasticity**: each concept right after it was learned.",
     "",
@@ -54,9 +61,16 @@ export function reportMarkdown(r: EvalResult): string {
   out.push(summaryRow("judge accuracy", r.accuracySummary, pct));
   out.push(summaryRow("KID ×10³", r.kidSummary, kidText), "");
   out.push("## Judge accuracy after each task", "");
-  out.push(...matrixTable(r, r.accuracy, (v) => pct(v)));
+  // The last column: the judge on the concept's real images, so a low row can be read as
+  // the samples' failure (judge sees the real ones) or the judge's (it does not).
   out.push(
-    `| **average** | ${r.accuracySummary.averageAfter.map((v) => `**${pct(v)}**`).join(" | ")} |`,
+    ...matrixTable(r, r.accuracy, (v) => pct(v), {
+      head: "real images",
+      cells: r.judge.realAccuracy.map((v) => pct(v)),
+    }),
+  );
+  out.push(
+    `| **average** | ${r.accuracySummary.averageAfter.map((v) => `**${pct(v)}**`).join(" | ")} | ${pct(r.judge.realAccuracy.reduce((a, b) => a + b, 0) / r.judge.realAccuracy.length)} |`,
     "",
   );
   out.push("## KID ×10³ after each task", "");

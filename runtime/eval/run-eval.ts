@@ -42,6 +42,9 @@ export interface EvalResult {
     holdOut: string;
     dir: string;
     trainedNow: boolean;
+    /** Per concept: the fraction of its real images (every style) the judge gets right, so
+     * a concept's low sample accuracy can be told apart from a judge that cannot see it. */
+    realAccuracy: number[];
   };
   /** Real images per concept that KID compares with. */
   realImages: number[];
@@ -161,15 +164,20 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
   let featureSeconds = 0;
   const realFeatures: Float32Array[][] = [];
   const realImages: number[] = [];
+  const real = conceptImages(concepts, model.size);
+  const px = 3 * real.size * real.size;
+  const realByConcept = Array.from({ length: T }, (_, i) => {
+    const imgs: Float32Array[] = [];
+    for (let k = 0; k < real.n; k++)
+      if (real.y[k] === i) imgs.push(real.x.slice(k * px, (k + 1) * px).map((v) => (v + 1) / 2));
+    return imgs;
+  });
+  const realAccuracy: number[] = [];
+  for (let i = 0; i < T; i++) realAccuracy.push(await judge.accuracy(realByConcept[i], i));
   if (!opts.noKid) {
     const tf = performance.now();
     fx = await loadFeatureExtractor();
-    const real = conceptImages(concepts, model.size);
-    const px = 3 * real.size * real.size;
-    for (let i = 0; i < T; i++) {
-      const imgs: Float32Array[] = [];
-      for (let k = 0; k < real.n; k++)
-        if (real.y[k] === i) imgs.push(real.x.slice(k * px, (k + 1) * px).map((v) => (v + 1) / 2));
+    for (const imgs of realByConcept) {
       realImages.push(imgs.length);
       realFeatures.push(await fx.features(imgs));
     }
@@ -239,6 +247,7 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
       holdOut: judge.holdOut,
       dir: judge.dir,
       trainedNow: judge.trainedNow,
+      realAccuracy,
     },
     realImages,
     params: {

@@ -114,6 +114,9 @@ describe("snapshots and cldc eval", () => {
     for (const v of [result.accuracy[0][0], result.accuracy[1][0], result.accuracy[1][1]])
       expect(v === 0 || v === 0.5 || v === 1).toBe(true); // two samples each
     expect(result.judge.classes).toBe(2);
+    // The judge on each concept's real drawings: one fraction per concept.
+    expect(result.judge.realAccuracy).toHaveLength(2);
+    for (const v of result.judge.realAccuracy) expect(v >= 0 && v <= 1).toBe(true);
     expect(result.params.storedFinal).toBe(s1.storedValues);
     expect(result.params.trainedPerTask).toBeGreaterThan(0);
     expect(result.params.trainedPerTask).toBeLessThan(result.params.storedFinal);
@@ -137,6 +140,9 @@ describe("snapshots and cldc eval", () => {
     expect(grid.width).toBeGreaterThan(2 * 2 * 16); // two columns of 2×2 samples of 16 px
     expect(decodePngBytes(readFileSync(join(out, "scores.png"))).width).toBeGreaterThan(100);
     expect(readFileSync(report, "utf8")).toMatch(/\| judge accuracy \|/);
+    expect(readFileSync(report, "utf8")).toMatch(
+      /\| concept \| after 1 \| after 2 \| real images \|/,
+    );
 
     // The judge is cached: a second eval does not train it again.
     const again = await runEval(gpu(), prepareRun(dir), {
