@@ -270,22 +270,24 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
 }
 
 /**
- * Values trained per task: the adapter factors (A, B: all of them train every task) plus,
- * for the other trained tensors (the token table), the entries that differ from the base
- * after the last task, divided by the number of tasks (one learned row per task).
+ * Values trained per task: what the last task changed. The adapter factors (A, B: all of
+ * them train every task) count whole; every other trained tensor counts the entries that
+ * differ from the snapshot before (the base for a one-task run): one token row for C-LoRA,
+ * the whole K/V matrices for Custom Diffusion.
  */
 function trainedValuesPerTask(snaps: Snapshot[], model: SnapshotModel, T: number): number {
   const last = snaps[T - 1];
-  let factors = 0;
-  let changed = 0;
+  const prev = T >= 2 ? snaps[T - 2] : null;
+  let count = 0;
   for (const [name, data] of last.tensors) {
     if (model.isAdapterState(name)) continue; // past sums, kept factors: stored, not trained
-    if (model.isAdapterFactor(name)) factors += data.length;
-    else {
-      const base = model.baseTensor(name);
-      if (!base) changed += data.length;
-      else for (let k = 0; k < data.length; k++) if (data[k] !== base[k]) changed++;
+    if (model.isAdapterFactor(name)) {
+      count += data.length;
+      continue;
     }
+    const before = prev?.tensors.get(name) ?? model.baseTensor(name);
+    if (!before) count += data.length;
+    else for (let k = 0; k < data.length; k++) if (data[k] !== before[k]) count++;
   }
-  return factors + Math.round(changed / T);
+  return count;
 }
