@@ -42,7 +42,9 @@ export interface Scores {
   summary: Record<
     "accuracy" | "kid",
     { finalAverage: number; forgetting: number; plasticity: number }
-  >;
+  > & { loss?: { finalAverage: number; forgetting: number; plasticity: number } };
+  /** The base model's denoising loss per concept, prompted without a token. */
+  lossBase?: number[];
   params: { trainedPerTask: number; storedFinal: number };
   timing: { trainSeconds: number[] };
 }
@@ -59,20 +61,38 @@ export function accuracyMargin(p: number, samples: number): number {
 }
 const kid = (v: number) => (1000 * v).toFixed(1);
 
+/**
+ * The denoising-loss cells: "base → right after → final" (×10³, means over concepts) and
+ * the forgetting with the share of the gain it undid (gain = base − right after).
+ */
+export function lossCells(s: Scores): [string, string] {
+  const l = s.summary.loss;
+  if (!l || !s.lossBase?.length) return ["—", "—"];
+  const base = s.lossBase.reduce((a, b) => a + b, 0) / s.lossBase.length;
+  const gain = base - l.plasticity;
+  const share = gain > 0 ? ` (${((100 * l.forgetting) / gain).toFixed(0)} % of gain)` : "";
+  const sign = l.forgetting >= 0 ? "+" : "";
+  return [
+    `${kid(base)} → ${kid(l.plasticity)} → ${kid(l.finalAverage)}`,
+    `${sign}${(1000 * l.forgetting).toFixed(2)}${share}`,
+  ];
+}
+
 /** One Markdown row per method; methods without scores are listed as not run. */
 export function table(rows: { method: string; scores: Scores | null }[]): string {
   const head = [
-    "| method | judge acc. final (95 % CI) | forgetting | plasticity | KID×10³ final | KID forgetting | trained / task | stored | train time |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| method | judge acc. final (95 % CI) | forgetting | plasticity | KID×10³ final | KID forgetting | loss×10³ base → after → final | loss forgetting | trained / task | stored | train time |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   const body = rows.map(({ method, scores: s }) => {
-    if (!s) return `| ${method} | not run | | | | | | | |`;
+    if (!s) return `| ${method} | not run | | | | | | | | | |`;
+    const [lossPath, lossForgetting] = lossCells(s);
     const a = s.summary.accuracy;
     const k = s.summary.kid;
     const secs = s.timing.trainSeconds.reduce((x, y) => x + y, 0);
     const margin = accuracyMargin(a.finalAverage, s.options.n * s.concepts.length);
     const final = `${pct(a.finalAverage)} ± ${(100 * margin).toFixed(0)}`;
-    return `| ${method} | ${final} | ${pct(a.forgetting)} | ${pct(a.plasticity)} | ${kid(k.finalAverage)} | ${kid(k.forgetting)} | ${s.params.trainedPerTask.toLocaleString("en-US")} | ${s.params.storedFinal.toLocaleString("en-US")} | ${Math.round(secs)} s |`;
+    return `| ${method} | ${final} | ${pct(a.forgetting)} | ${pct(a.plasticity)} | ${kid(k.finalAverage)} | ${kid(k.forgetting)} | ${lossPath} | ${lossForgetting} | ${s.params.trainedPerTask.toLocaleString("en-US")} | ${s.params.storedFinal.toLocaleString("en-US")} | ${Math.round(secs)} s |`;
   });
   return [...head, ...body].join("\n");
 }

@@ -4,15 +4,21 @@
 // (report.md, grid.png, scores.svg/png, scores.json, index.html). Bad input — no snapshots,
 // a missing or changed base checkpoint — is one line and exit 1, before the GPU is opened.
 import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { Gpu } from "../runtime/gpu.ts";
 import { formatDuration } from "../runtime/io/progress.ts";
-import { prepareRun, runEval, type PreparedRun } from "../runtime/eval/run-eval.ts";
-import { writeReport } from "../runtime/eval/report.ts";
+import {
+  prepareRun,
+  runEval,
+  type EvalResult,
+  type PreparedRun,
+} from "../runtime/eval/run-eval.ts";
+import { readScores, writeReport } from "../runtime/eval/report.ts";
 import { EvalInputError } from "../runtime/eval/snapshot-model.ts";
 import { HelpRequest, intOption, parse, UsageError } from "./args.ts";
 
 export const EVAL_USAGE =
-  "usage: cldc eval RUN_DIR [--n 8] [--steps 20] [--guidance 3] [--seed 0] [--base CHECKPOINT] [--judge-steps 300] [--no-kid]";
+  "usage: cldc eval RUN_DIR [--n 8] [--steps 20] [--guidance 3] [--seed 0] [--base CHECKPOINT] [--judge-steps 300] [--no-kid] [--loss-only]";
 
 const EVAL_HELP = `${EVAL_USAGE}
 
@@ -20,7 +26,9 @@ Scores a continual run's snapshots (RUN_DIR/after_task_<t>.safetensors, written 
 checkpoint("after_task", task)): for each snapshot t and concept i <= t, n DDIM samples of
 "a photo of <v{i+1}>" from base + snapshot t, judged by a concept classifier
 (examples/concept_judge.cld, trained once per concept list, cached in ~/.cache/cld) and by
-KID against the concept's real images. Cost: T(T+1)/2 pairs x steps denoise calls of 2n rows.
+KID against the concept's real images, and by the denoising loss on those real images
+(fixed noise, so free of sampling noise). Cost: T(T+1)/2 pairs x steps denoise calls of 2n
+rows; the loss adds a few calls per pair.
 
   --n N             samples per snapshot and concept (default 8)
   --steps N         DDIM steps per sample (default 20)
@@ -29,6 +37,8 @@ KID against the concept's real images. Cost: T(T+1)/2 pairs x steps denoise call
   --base FILE       the base checkpoint, when the recorded one moved or changed
   --judge-steps N   training steps of the concept judge if it is not cached (default 300)
   --no-kid          skip KID (no MobileNetV2 features)
+  --loss-only       only the denoising loss; the judge and KID scores are kept from the
+                    earlier eval in RUN_DIR/eval/scores.json (nothing is sampled)
 
 Writes RUN_DIR/eval/: report.md, grid.png, scores.svg, scores.png, scores.json, index.html.`;
 
@@ -44,6 +54,7 @@ export async function cmdEval(argv: string[], _sources: Map<string, string>): Pr
       base: { type: "string" },
       "judge-steps": { type: "string" },
       "no-kid": { type: "boolean", default: false },
+      "loss-only": { type: "boolean", default: false },
     },
     EVAL_USAGE,
   );
@@ -64,6 +75,19 @@ export async function cmdEval(argv: string[], _sources: Map<string, string>): Pr
     if (e instanceof EvalInputError) throw new UsageError(e.message);
     throw e;
   }
+  let earlier: EvalResult | undefined;
+  if (values["loss-only"]) {
+    const scores = join(runDir, "eval", "scores.json");
+    if (!existsSync(scores))
+      throw new UsageError(
+        `--loss-only keeps the judge and KID scores of an earlier eval, but ${scores} does not exist; run cldc eval ${runDir} first`,
+      );
+    try {
+      earlier = readScores(scores);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   const gpu = await Gpu.open();
   try {
     const result = await runEval(gpu, run, {
@@ -72,6 +96,7 @@ export async function cmdEval(argv: string[], _sources: Map<string, string>): Pr
       guidance,
       seed: intOption(values.seed, "--seed", 0),
       noKid: values["no-kid"],
+      lossOnlyOver: earlier,
       judge: judgeSteps
         ? { settings: { steps: String(intOption(judgeSteps, "--judge-steps", 300, 1)) } }
         : undefined,
@@ -80,6 +105,9 @@ export async function cmdEval(argv: string[], _sources: Map<string, string>): Pr
     const path = writeReport(result);
     const a = result.accuracySummary;
     const k = result.kidSummary;
+    const l = result.lossSummary;
+    const loss = (v: number | null) =>
+      v === null || !Number.isFinite(v) ? "—" : (1000 * v).toFixed(1);
     const pct = (v: number | null) =>
       v === null || !Number.isFinite(v) ? "—" : `${(100 * v).toFixed(0)}%`;
     console.log(
@@ -88,6 +116,9 @@ export async function cmdEval(argv: string[], _sources: Map<string, string>): Pr
     console.log(
       `final average: judge accuracy ${pct(a.finalAverage)}, KID×10³ ${Number.isFinite(k.finalAverage) ? (1000 * k.finalAverage).toFixed(2) : "—"}; ` +
         `forgetting: ${pct(a.forgetting)} accuracy, KID×10³ ${k.forgetting === null || !Number.isFinite(k.forgetting) ? "—" : (1000 * k.forgetting).toFixed(2)}`,
+    );
+    console.log(
+      `denoising loss×10³: base (no token) ${loss(result.lossBase.reduce((a, b) => a + b, 0) / result.lossBase.length)}, right after learning ${loss(l.plasticity)}, final ${loss(l.finalAverage)}, forgetting ${loss(l.forgetting)}`,
     );
     return 0;
   } catch (e) {

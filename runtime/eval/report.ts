@@ -1,20 +1,23 @@
 // Writes an eval's results to RUN_DIR/eval/: report.md (Markdown tables), scores.json (every
 // number), grid.png (samples: concepts × snapshots), scores.svg and scores.png (score vs.
 // task), and index.html tying them together.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { encodePng } from "../io/png.ts";
 import { formatDuration } from "../io/progress.ts";
 import { scoresSvg, svgToPng, type ChartPanel } from "./chart.ts";
 import { evalGrid } from "./grid.ts";
-import type { Summary } from "./metrics.ts";
+import { emptyMatrix, summarize, type Summary } from "./metrics.ts";
 import type { EvalResult } from "./run-eval.ts";
 
 const pct = (v: number | null) =>
   v === null || !Number.isFinite(v) ? "—" : `${(100 * v).toFixed(0)}%`;
 const kidText = (v: number | null) =>
   v === null || !Number.isFinite(v) ? "—" : (1000 * v).toFixed(2);
+const lossText = (v: number | null) =>
+  v === null || !Number.isFinite(v) ? "—" : (1000 * v).toFixed(1);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const signed = (s: string) => (s.startsWith("-") || s === "—" ? s : `+${s}`);
 const count = (v: number) => v.toLocaleString("en-US");
 
@@ -53,13 +56,15 @@ export function reportMarkdown(r: EvalResult): string {
     "",
     `- **Judge accuracy**: the fraction of samples the concept judge (examples/concept_judge.cld, ${j.classes} classes: the run's whole concept list; chance ${pct(1 / j.classes)}) assigns to the prompted concept. Its own accuracy on the held-out artist (${j.holdOut || "none"}) is ${pct(j.heldOutAccuracy)}; the column "real images" is its accuracy on each concept's real drawings (every style, the held-out one included). Higher is better.`,
     `- **KID ×10³**: kernel inception distance to the concept's real images (every artist style${r.realImages.length ? `, ${Math.min(...r.realImages)}–${Math.max(...r.realImages)} per concept` : ""}) in MobileNetV2 features. Lower is better; with ${o.n} samples it is noisy.`,
+    `- **Denoising loss ×10³**: the mean squared error of the noise the model predicts for the concept's real images when prompted with its token, at noise levels t = 0.2, 0.4, 0.6, 0.8 with fixed noise (two draws per image and level). Lower is better; the column "base, no token" is the base model's loss prompted "a photo of", before any concept was learned. The same images and noise after every task, so a change is the model's own, free of sampling noise.`,
     "- **Forgetting**: best earlier score minus final (for KID: final minus best), averaged over concepts 1..T−1; positive = worse than it once was. **Plasticity**: each concept right after it was learned.",
     "",
   );
   out.push("## Summary", "");
   out.push("| metric | final average | forgetting | plasticity |", "| --- | ---: | ---: | ---: |");
   out.push(summaryRow("judge accuracy", r.accuracySummary, pct));
-  out.push(summaryRow("KID ×10³", r.kidSummary, kidText), "");
+  out.push(summaryRow("KID ×10³", r.kidSummary, kidText));
+  out.push(summaryRow("denoising loss ×10³", r.lossSummary, lossText), "");
   out.push("## Judge accuracy after each task", "");
   // The last column: the judge on the concept's real images, so a low row can be read as
   // the samples' failure (judge sees the real ones) or the judge's (it does not).
@@ -77,6 +82,19 @@ export function reportMarkdown(r: EvalResult): string {
   out.push(...matrixTable(r, r.kid, (v) => kidText(v)));
   out.push(
     `| **average** | ${r.kidSummary.averageAfter.map((v) => `**${kidText(v)}**`).join(" | ")} |`,
+    "",
+  );
+  out.push("## Denoising loss ×10³ after each task", "");
+  // The last column: the base model prompted "a photo of", i.e. before any concept was
+  // learned, so each row reads as how far learning lowered the loss and how much came back.
+  out.push(
+    ...matrixTable(r, r.loss, (v) => lossText(v), {
+      head: "base, no token",
+      cells: r.lossBase.map((v) => lossText(v)),
+    }),
+  );
+  out.push(
+    `| **average** | ${r.lossSummary.averageAfter.map((v) => `**${lossText(v)}**`).join(" | ")} | ${lossText(mean(r.lossBase))} |`,
     "",
   );
   out.push("## Parameters", "");
@@ -101,6 +119,7 @@ export function reportMarkdown(r: EvalResult): string {
     `| eval: concept judge (${j.trainedNow ? "trained now" : "cached"}) | ${formatDuration(tm.judgeSeconds)} |`,
     `| eval: sampling (${(T * (T + 1)) / 2} snapshot × concept pairs, ${formatDuration(tm.sampleSeconds / ((T * (T + 1)) / 2))} each) | ${formatDuration(tm.sampleSeconds)} |`,
     `| eval: MobileNetV2 features | ${formatDuration(tm.featureSeconds)} |`,
+    `| eval: denoising loss | ${formatDuration(tm.lossSeconds)} |`,
     `| eval in all | ${formatDuration(tm.evalSeconds)} |`,
     "",
   );
@@ -120,7 +139,7 @@ img{image-rendering:pixelated;max-width:100%;border:1px solid #ccc}
 pre{white-space:pre-wrap;background:#f6f6f6;padding:1em}</style></head>
 <body>
 <h1>Continual customization: ${r.concepts.length} concepts</h1>
-<p>Final judge accuracy ${pct(r.accuracySummary.finalAverage)}, forgetting ${r.accuracySummary.forgetting === null ? "—" : pct(r.accuracySummary.forgetting)}, plasticity ${pct(r.accuracySummary.plasticity)}; final KID×10³ ${kidText(r.kidSummary.finalAverage)}.</p>
+<p>Final judge accuracy ${pct(r.accuracySummary.finalAverage)}, forgetting ${r.accuracySummary.forgetting === null ? "—" : pct(r.accuracySummary.forgetting)}, plasticity ${pct(r.accuracySummary.plasticity)}; final KID×10³ ${kidText(r.kidSummary.finalAverage)}; denoising loss ×10³ ${lossText(r.lossSummary.finalAverage)}, forgetting ${r.lossSummary.forgetting === null ? "—" : signed(lossText(r.lossSummary.forgetting))}.</p>
 <h2>Scores after each task</h2>
 <img src="scores.svg" alt="score vs task">
 <h2>Samples (rows: concepts; columns: after task t)</h2>
@@ -138,8 +157,11 @@ export function writeReport(r: EvalResult): string {
   mkdirSync(dir, { recursive: true });
   const md = reportMarkdown(r);
   const text = (s: string) => new TextEncoder().encode(s);
-  const grid = evalGrid({ cells: r.samples, concepts: r.concepts, size: r.size });
-  writeFileAtomic(join(dir, "grid.png"), encodePng(grid.data, grid.width, grid.height));
+  // A loss-only eval samples nothing: the earlier eval's grid stays.
+  if (r.samples.some((row) => row.some((c) => c !== null))) {
+    const grid = evalGrid({ cells: r.samples, concepts: r.concepts, size: r.size });
+    writeFileAtomic(join(dir, "grid.png"), encodePng(grid.data, grid.width, grid.height));
+  }
   const panels: ChartPanel[] = [
     {
       title: "judge accuracy (higher is better)",
@@ -157,6 +179,14 @@ export function writeReport(r: EvalResult): string {
       range: null,
       format: (v) => v.toFixed(1),
     });
+  if (r.loss.flat().some((v) => Number.isFinite(v)))
+    panels.push({
+      title: "denoising loss ×10³ (lower is better)",
+      matrix: r.loss.map((row) => row.map((v) => 1000 * v)),
+      average: r.lossSummary.averageAfter.map((v) => 1000 * v),
+      range: null,
+      format: (v) => v.toFixed(1),
+    });
   const svg = scoresSvg(panels, r.concepts);
   writeFileAtomic(join(dir, "scores.svg"), text(svg));
   writeFileAtomic(join(dir, "scores.png"), svgToPng(svg));
@@ -167,7 +197,9 @@ export function writeReport(r: EvalResult): string {
     options: r.options,
     accuracy: r.accuracy.map((row) => row.map((v) => (Number.isFinite(v) ? v : null))),
     kid: r.kid.map((row) => row.map((v) => (Number.isFinite(v) ? v : null))),
-    summary: { accuracy: r.accuracySummary, kid: r.kidSummary },
+    loss: r.loss.map((row) => row.map((v) => (Number.isFinite(v) ? v : null))),
+    lossBase: r.lossBase,
+    summary: { accuracy: r.accuracySummary, kid: r.kidSummary, loss: r.lossSummary },
     judge: r.judge,
     realImages: r.realImages,
     params: r.params,
@@ -178,6 +210,43 @@ export function writeReport(r: EvalResult): string {
   writeFileAtomic(join(dir, "report.md"), text(md));
   writeFileAtomic(join(dir, "index.html"), text(reportHtml(r, md)));
   return join(dir, "report.md");
+}
+
+/**
+ * The scores.json of an earlier eval as an EvalResult without samples (for a loss-only
+ * eval, which keeps its judge and KID scores). Throws a one-line message if it is not one.
+ */
+export function readScores(path: string): EvalResult {
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new Error(`${path}: not readable as JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  for (const k of ["concepts", "options", "accuracy", "kid", "judge", "params", "base", "timing"])
+    if (!(k in j)) throw new Error(`${path} is not a cldc eval scores file (no '${k}')`);
+  const matrix = (m: unknown) => (m as (number | null)[][]).map((row) => row.map((v) => v ?? NaN));
+  const accuracy = matrix(j.accuracy);
+  const kid = matrix(j.kid);
+  const T = accuracy.length;
+  const timing = j.timing as EvalResult["timing"];
+  const judge = j.judge as EvalResult["judge"];
+  return {
+    ...(j as unknown as EvalResult),
+    accuracy,
+    kid,
+    loss: emptyMatrix(T),
+    lossBase: new Array<number>(T).fill(NaN),
+    accuracySummary: summarize(accuracy, true),
+    kidSummary: summarize(kid, false),
+    lossSummary: summarize(emptyMatrix(T), false),
+    realImages: (j.realImages as number[]) ?? [],
+    // Evals before the "real images" column lack it.
+    judge: { ...judge, realAccuracy: judge.realAccuracy ?? new Array<number>(T).fill(NaN) },
+    timing: { ...timing, lossSeconds: timing.lossSeconds ?? 0 },
+    samples: [],
+    size: 0,
+  };
 }
 
 /** JSON has no NaN: undefined scores become null. */

@@ -2,8 +2,9 @@
 // snapshot t (after task t) and every concept i <= t, n samples of "a photo of <v{i+1}>"
 // from base + snapshot t, scored by (1) the concept judge (the fraction classified as
 // concept i) and (2) KID against concept i's real images in MobileNetV2 feature space.
-// The two T×T matrices give final average, forgetting and plasticity (metrics.ts); the
-// results go to RUN_DIR/eval/ (report.ts).
+// and (3) the denoising loss on concept i's real images (concept-loss.ts: no sampling noise).
+// The T×T matrices give final average, forgetting and plasticity (metrics.ts); the results
+// go to RUN_DIR/eval/ (report.ts).
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { hashSeed } from "../../data/rng.ts";
@@ -11,6 +12,7 @@ import { kid, loadFeatureExtractor, type FeatureExtractor } from "../features.ts
 import type { Gpu } from "../gpu.ts";
 import { Progress } from "../io/progress.ts";
 import { ConceptJudge, type JudgeOptions } from "./concept-judge.ts";
+import { conceptLoss, conceptLossBatch } from "./concept-loss.ts";
 import { conceptImages, conceptNames } from "./concept-images.ts";
 import { emptyMatrix, summarize, type Summary } from "./metrics.ts";
 import { EvalInputError, SnapshotModel, type SampleSettings } from "./snapshot-model.ts";
@@ -22,6 +24,9 @@ export interface EvalOptions extends SampleSettings {
   judge?: JudgeOptions;
   /** Skip KID (no MobileNetV2): for quick tests. */
   noKid?: boolean;
+  /** Only the denoising loss: the judge's and KID's scores come from this earlier eval of
+   * the same run (its scores.json), nothing is sampled. */
+  lossOnlyOver?: EvalResult;
   log?: (line: string) => void;
   progressStream?: { write(s: string): unknown; isTTY?: boolean };
 }
@@ -31,11 +36,17 @@ export interface EvalResult {
   program: string;
   concepts: string[];
   options: { n: number; steps: number; guidance: number; seed: number };
-  /** accuracy[t][i], kid[t][i]: NaN where i > t. */
+  /** accuracy[t][i], kid[t][i], loss[t][i]: NaN where i > t. */
   accuracy: number[][];
   kid: number[][];
+  /** Denoising loss (ε-MSE) on concept i's real images after task t (concept-loss.ts). */
+  loss: number[][];
+  /** The same loss of the base model alone prompted "a photo of" (no token): the reference
+   * that learning concept i lowers. */
+  lossBase: number[];
   accuracySummary: Summary;
   kidSummary: Summary;
+  lossSummary: Summary;
   judge: {
     classes: number;
     heldOutAccuracy: number | null;
@@ -64,9 +75,10 @@ export interface EvalResult {
     judgeSeconds: number;
     sampleSeconds: number;
     featureSeconds: number;
+    lossSeconds: number;
     evalSeconds: number;
   };
-  /** samples[t][i] (null where i > t), kept for the grid. */
+  /** samples[t][i] (null where i > t), kept for the grid; all null for a loss-only eval. */
   samples: (Float32Array[] | null)[][];
   size: number;
 }
@@ -144,54 +156,67 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
   const T = snaps.length;
   const first = snaps[0];
   const concepts = names.slice(0, T);
+  const earlier = opts.lossOnlyOver;
+  if (earlier) checkEarlier(earlier, concepts, sha);
   if (!matchesRecorded) log(`warning: --base ${basePath} is not the file the run was trained from`);
 
   // The judge first: it may need training (minutes, once per concept list). It knows every
   // concept of the run's list, learned yet or not, so runs of one list share it.
   const tj = performance.now();
-  const judge = await ConceptJudge.open(gpu, names, {
-    log,
-    progressStream: opts.progressStream,
-    ...opts.judge,
-  });
-  const judgeSeconds = (performance.now() - tj) / 1000;
-  log(
-    `concept judge: ${judge.dir} (${judge.trainedNow ? "trained now" : "cached"}), held-out ${judge.holdOut} accuracy ${judge.heldOutAccuracy === null ? "?" : (100 * judge.heldOutAccuracy).toFixed(0) + "%"}`,
-  );
+  const judge = earlier
+    ? null
+    : await ConceptJudge.open(gpu, names, {
+        log,
+        progressStream: opts.progressStream,
+        ...opts.judge,
+      });
+  const judgeSeconds = earlier ? earlier.timing.judgeSeconds : (performance.now() - tj) / 1000;
+  if (judge)
+    log(
+      `concept judge: ${judge.dir} (${judge.trainedNow ? "trained now" : "cached"}), held-out ${judge.holdOut} accuracy ${judge.heldOutAccuracy === null ? "?" : (100 * judge.heldOutAccuracy).toFixed(0) + "%"}`,
+    );
 
   const model = await SnapshotModel.open(gpu, first, basePath, opts.n);
   let fx: FeatureExtractor | null = null;
-  let featureSeconds = 0;
+  let featureSeconds = earlier ? earlier.timing.featureSeconds : 0;
   const realFeatures: Float32Array[][] = [];
-  const realImages: number[] = [];
+  const realImages: number[] = earlier ? earlier.realImages : [];
   const real = conceptImages(concepts, model.size);
   const px = 3 * real.size * real.size;
   const realByConcept = Array.from({ length: T }, (_, i) => {
     const imgs: Float32Array[] = [];
     for (let k = 0; k < real.n; k++)
-      if (real.y[k] === i) imgs.push(real.x.slice(k * px, (k + 1) * px).map((v) => (v + 1) / 2));
+      if (real.y[k] === i) imgs.push(real.x.slice(k * px, (k + 1) * px));
     return imgs;
   });
-  const realAccuracy: number[] = [];
-  for (let i = 0; i < T; i++) realAccuracy.push(await judge.accuracy(realByConcept[i], i));
-  if (!opts.noKid) {
+  // The judge and KID see images in [0, 1]; the loss sees the model's [-1, 1].
+  const unit = realByConcept.map((imgs) => imgs.map((im) => im.map((v) => (v + 1) / 2)));
+  const lossBatches = realByConcept.map((imgs, i) =>
+    conceptLossBatch(imgs, hashSeed(earlier?.options.seed ?? opts.seed, 7919, i)),
+  );
+  const realAccuracy: number[] = earlier ? earlier.judge.realAccuracy : [];
+  if (judge) for (let i = 0; i < T; i++) realAccuracy.push(await judge.accuracy(unit[i], i));
+  if (!opts.noKid && !earlier) {
     const tf = performance.now();
     fx = await loadFeatureExtractor();
-    for (const imgs of realByConcept) {
+    for (const imgs of unit) {
       realImages.push(imgs.length);
       realFeatures.push(await fx.features(imgs));
     }
     featureSeconds += (performance.now() - tf) / 1000;
   }
 
-  const accuracy = emptyMatrix(T);
-  const kidM = emptyMatrix(T);
+  const accuracy = earlier ? earlier.accuracy : emptyMatrix(T);
+  const kidM = earlier ? earlier.kid : emptyMatrix(T);
+  const loss = emptyMatrix(T);
   const samples: (Float32Array[] | null)[][] = Array.from({ length: T }, () =>
     new Array(T).fill(null),
   );
   const pairs = (T * (T + 1)) / 2;
   log(
-    `${T} snapshot${T === 1 ? "" : "s"}: ${pairs} snapshot × concept pairs, each ${opts.n} samples × ${opts.steps} DDIM steps (one ${2 * opts.n}-row denoise call per step)`,
+    earlier
+      ? `${T} snapshots: the denoising loss of ${pairs} snapshot × concept pairs (judge and KID kept from the earlier eval)`
+      : `${T} snapshot${T === 1 ? "" : "s"}: ${pairs} snapshot × concept pairs, each ${opts.n} samples × ${opts.steps} DDIM steps (one ${2 * opts.n}-row denoise call per step) and the denoising loss`,
   );
   const bar = new Progress({
     total: pairs,
@@ -200,30 +225,51 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
     stream: opts.progressStream,
   });
   let done = 0;
-  let sampleSeconds = 0;
+  const tb = performance.now();
+  model.useBase();
+  const lossBase: number[] = [];
+  for (let i = 0; i < T; i++)
+    lossBase.push(
+      await conceptLoss(
+        (xt, times, rows) => model.predictNoise("a photo of", xt, times, rows),
+        lossBatches[i],
+      ),
+    );
+  let lossSeconds = (performance.now() - tb) / 1000;
+  let sampleSeconds = earlier ? earlier.timing.sampleSeconds : 0;
   for (let t = 0; t < T; t++) {
     model.use(snaps[t]);
     for (let i = 0; i <= t; i++) {
-      const ts = performance.now();
-      // The same start noise for concept i after every task: only the model differs.
-      const imgs = await model.generate(`a photo of <v${i + 1}>`, {
-        steps: opts.steps,
-        guidance: opts.guidance,
-        seed: hashSeed(opts.seed, i),
-      });
-      sampleSeconds += (performance.now() - ts) / 1000;
-      samples[t][i] = imgs;
-      accuracy[t][i] = await judge.accuracy(imgs, i);
-      if (fx && opts.n >= 2 && realFeatures[i].length >= 2) {
-        const tf = performance.now();
-        kidM[t][i] = kid(realFeatures[i], await fx.features(imgs));
-        featureSeconds += (performance.now() - tf) / 1000;
+      const prompt = `a photo of <v${i + 1}>`;
+      const tl = performance.now();
+      loss[t][i] = await conceptLoss(
+        (xt, times, rows) => model.predictNoise(prompt, xt, times, rows),
+        lossBatches[i],
+      );
+      lossSeconds += (performance.now() - tl) / 1000;
+      if (judge) {
+        const ts = performance.now();
+        // The same start noise for concept i after every task: only the model differs.
+        const imgs = await model.generate(prompt, {
+          steps: opts.steps,
+          guidance: opts.guidance,
+          seed: hashSeed(opts.seed, i),
+        });
+        sampleSeconds += (performance.now() - ts) / 1000;
+        samples[t][i] = imgs;
+        accuracy[t][i] = await judge.accuracy(imgs, i);
+        if (fx && opts.n >= 2 && realFeatures[i].length >= 2) {
+          const tf = performance.now();
+          kidM[t][i] = kid(realFeatures[i], await fx.features(imgs));
+          featureSeconds += (performance.now() - tf) / 1000;
+        }
       }
       bar.update(++done, {
         task: t + 1,
         concept: concepts[i],
-        acc: accuracy[t][i],
-        ...(Number.isFinite(kidM[t][i]) ? { kid: kidM[t][i] } : {}),
+        ...(judge ? { acc: accuracy[t][i] } : {}),
+        ...(Number.isFinite(kidM[t][i]) && judge ? { kid: kidM[t][i] } : {}),
+        loss: loss[t][i],
       });
     }
   }
@@ -236,19 +282,26 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
     runDir: resolve(runDir),
     program: `${first.meta.program} (${first.meta.entry})`,
     concepts,
-    options: { n: opts.n, steps: opts.steps, guidance: opts.guidance, seed: opts.seed },
+    options: earlier
+      ? earlier.options
+      : { n: opts.n, steps: opts.steps, guidance: opts.guidance, seed: opts.seed },
     accuracy,
     kid: kidM,
+    loss,
+    lossBase,
     accuracySummary: summarize(accuracy, true),
     kidSummary: summarize(kidM, false),
-    judge: {
-      classes: judge.names.length,
-      heldOutAccuracy: judge.heldOutAccuracy,
-      holdOut: judge.holdOut,
-      dir: judge.dir,
-      trainedNow: judge.trainedNow,
-      realAccuracy,
-    },
+    lossSummary: summarize(loss, false),
+    judge: judge
+      ? {
+          classes: judge.names.length,
+          heldOutAccuracy: judge.heldOutAccuracy,
+          holdOut: judge.holdOut,
+          dir: judge.dir,
+          trainedNow: judge.trainedNow,
+          realAccuracy,
+        }
+      : earlier!.judge,
     realImages,
     params: {
       base: model.baseValues,
@@ -262,11 +315,25 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
       judgeSeconds,
       sampleSeconds,
       featureSeconds,
-      evalSeconds: (performance.now() - t0) / 1000,
+      lossSeconds,
+      evalSeconds: (performance.now() - t0) / 1000 + (earlier?.timing.evalSeconds ?? 0),
     },
     samples,
     size: model.size,
   };
+}
+
+/** An earlier eval can lend its judge and KID scores only if it scored the same run. */
+function checkEarlier(earlier: EvalResult, concepts: string[], sha: string): void {
+  const same =
+    earlier.concepts.length === concepts.length &&
+    earlier.concepts.every((c, i) => c === concepts[i]);
+  if (!same)
+    throw new EvalInputError(
+      `the earlier eval scored ${earlier.concepts.length} concepts (${earlier.concepts.join(", ")}), the run now has ${concepts.length} (${concepts.join(", ")}); run a full eval`,
+    );
+  if (earlier.base.sha256 !== sha)
+    throw new EvalInputError(`the earlier eval used another base checkpoint; run a full eval`);
 }
 
 /**

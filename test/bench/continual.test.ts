@@ -2,7 +2,14 @@
 // setting it would run type-checks, so a renamed setting fails here, not hours into a run).
 import { describe, expect, it } from "vitest";
 import { check } from "../../compiler/compile.ts";
-import { METHODS, accuracyMargin, runDirOf, table, type Scores } from "../../bench/continual.ts";
+import {
+  METHODS,
+  accuracyMargin,
+  lossCells,
+  runDirOf,
+  table,
+  type Scores,
+} from "../../bench/continual.ts";
 
 const scores: Scores = {
   concepts: ["octopus", "snail"],
@@ -23,9 +30,22 @@ describe("bench/continual", () => {
     ]).split("\n");
     expect(md).toHaveLength(4);
     expect(md[2]).toBe(
-      "| clora | 62.5 % ± 24 | 12.5 % | 75.0 % | 12.3 | 2.0 | 3,136 | 143,296 | 141 s |",
+      "| clora | 62.5 % ± 24 | 12.5 % | 75.0 % | 12.3 | 2.0 | — | — | 3,136 | 143,296 | 141 s |",
     );
-    expect(md[3]).toBe("| ewc | not run | | | | | | | |");
+    expect(md[3]).toBe("| ewc | not run | | | | | | | | | |");
+  });
+
+  it("gives the denoising loss's path and the share of the gain forgotten", () => {
+    const withLoss: Scores = {
+      ...scores,
+      summary: {
+        ...scores.summary,
+        loss: { finalAverage: 0.051, forgetting: 0.002, plasticity: 0.05 },
+      },
+      lossBase: [0.058, 0.062], // mean 0.060: learning gained 0.010, forgetting undid 20 %
+    };
+    expect(lossCells(withLoss)).toEqual(["60.0 → 50.0 → 51.0", "+2.00 (20 % of gain)"]);
+    expect(lossCells(scores)).toEqual(["—", "—"]); // an eval from before the loss
   });
 
   it("gives the 95 % margin of a binomial proportion", () => {

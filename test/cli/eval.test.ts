@@ -1,11 +1,11 @@
 // `cldc eval` as a user runs it: bad run directories are one line on stderr and exit 1,
 // before any GPU work. (The evaluation itself is tested in test/runtime/eval.test.ts.)
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { snapshotPath, writeSnapshot } from "../../runtime/eval/snapshot.ts";
+import { fileSha256, snapshotPath, writeSnapshot } from "../../runtime/eval/snapshot.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 
@@ -96,6 +96,23 @@ describe("cldc eval: bad input", () => {
     expect(r.status).toBe(1);
     expect(r.lines.length).toBe(1);
     expect(r.lines[0]).toMatch(/changed since training/);
+  });
+
+  it("--loss-only without an earlier eval, or with a file that is not one", () => {
+    const base = join(dir, "same-base.safetensors");
+    writeFileSync(base, "a base");
+    const run = runWithBase("loss-only", base, fileSha256(base));
+    const r = cldc(["eval", run, "--loss-only"]);
+    expect(r.status).toBe(1);
+    expect(r.lines).toEqual([
+      `cldc: --loss-only keeps the judge and KID scores of an earlier eval, but ${join(run, "eval", "scores.json")} does not exist; run cldc eval ${run} first`,
+    ]);
+    mkdirSync(join(run, "eval"));
+    writeFileSync(join(run, "eval", "scores.json"), "{}");
+    const bad = cldc(["eval", run, "--loss-only"]);
+    expect(bad.status).toBe(1);
+    expect(bad.lines.length).toBe(1);
+    expect(bad.lines[0]).toMatch(/scores\.json is not a cldc eval scores file \(no 'concepts'\)/);
   });
 
   it("bad options", () => {

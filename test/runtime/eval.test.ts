@@ -8,10 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodePngBytes } from "../../runtime/io/png.ts";
-import { writeReport } from "../../runtime/eval/report.ts";
+import { readScores, writeReport } from "../../runtime/eval/report.ts";
 import { prepareRun, runEval } from "../../runtime/eval/run-eval.ts";
-import { EvalInputError } from "../../runtime/eval/snapshot-model.ts";
-import { readSnapshot, snapshotPath } from "../../runtime/eval/snapshot.ts";
+import { EvalInputError, SnapshotModel } from "../../runtime/eval/snapshot-model.ts";
+import { readSnapshot, snapshotPath, writeSnapshot } from "../../runtime/eval/snapshot.ts";
+import { modelHash } from "../../runtime/checkpoint.ts";
+import { compile } from "../../compiler/compile.ts";
 import { useGpu } from "../gpu-fixture.ts";
 import { removeRunDirs, runDir, session, train } from "./helpers.ts";
 
@@ -111,6 +113,14 @@ describe("snapshots and cldc eval", () => {
       ])
         expect(Number.isFinite(m[t][i]), `${t},${i}`).toBe(true);
     }
+    // The denoising loss: defined where the judge is, positive, and a base reference each.
+    expect(Number.isNaN(result.loss[0][1])).toBe(true);
+    for (const v of [result.loss[0][0], result.loss[1][0], result.loss[1][1], ...result.lossBase])
+      expect(v > 0 && v < 10).toBe(true);
+    expect(result.lossBase).toHaveLength(2);
+    // Task 2 trains snail's token, not octopus's: octopus's loss moves only through the
+    // adapters, snail's is its own token's doing; both differ from the untrained base.
+    expect(result.loss[1][1]).not.toBe(result.lossBase[1]);
     for (const v of [result.accuracy[0][0], result.accuracy[1][0], result.accuracy[1][1]])
       expect(v === 0 || v === 0.5 || v === 1).toBe(true); // two samples each
     expect(result.judge.classes).toBe(2);
@@ -142,6 +152,59 @@ describe("snapshots and cldc eval", () => {
     expect(readFileSync(report, "utf8")).toMatch(/\| judge accuracy \|/);
     expect(readFileSync(report, "utf8")).toMatch(
       /\| concept \| after 1 \| after 2 \| real images \|/,
+    );
+    expect(readFileSync(report, "utf8")).toMatch(/\| denoising loss ×10³ \|/);
+    expect(readFileSync(report, "utf8")).toMatch(/\| after 2 \| base, no token \|/);
+    expect(json.loss[0][1]).toBeNull();
+
+    // A loss-only eval keeps the judge's and KID's scores and samples nothing; its loss is
+    // the same at another batch size (n = 1: other chunks, other padding), since rows of
+    // the denoise step do not see each other.
+    const lossOnly = await runEval(gpu(), prepareRun(dir), {
+      n: 1,
+      steps: 1,
+      guidance: 3,
+      seed: 0,
+      lossOnlyOver: readScores(join(out, "scores.json")),
+      progressStream: { write: () => true },
+    });
+    expect(lossOnly.accuracy).toEqual(result.accuracy);
+    expect(lossOnly.options).toEqual(result.options);
+    expect(lossOnly.samples.flat().every((c) => c === null)).toBe(true);
+    for (const [t, i] of [
+      [0, 0],
+      [1, 0],
+      [1, 1],
+    ])
+      expect(Math.abs(lossOnly.loss[t][i] - result.loss[t][i])).toBeLessThan(
+        1e-5 * result.loss[t][i],
+      );
+    const gridBefore = statSync(join(out, "grid.png")).mtimeMs;
+    writeReport(lossOnly);
+    expect(statSync(join(out, "grid.png")).mtimeMs).toBe(gridBefore); // the samples' grid stays
+
+    // A snapshot written before lora(...) kept its factors (no kept_a/kept_b/merged; its
+    // model hash without them) still opens; one whose other parameters differ does not.
+    const c = compile("examples/clora.cld", new Map(Object.entries(CLORA(base))), {
+      subgroups: false,
+    });
+    const shapes = new Map<string, number[]>();
+    for (const [name, info] of c.program.registry.params) shapes.set(name, info.type.shape);
+    const isKept = (n: string) => /^kv\.(kept_a|kept_b|merged)/.test(n);
+    expect([...shapes.keys()].some(isKept)).toBe(true);
+    const oldShapes = new Map([...shapes].filter(([n]) => !isKept(n)));
+    const oldTensors = new Map([...s0.tensors].filter(([n]) => !isKept(n)));
+    const oldSnap = (hash: string) => {
+      const path = join(runDir(), "after_task_0.safetensors");
+      writeSnapshot(path, oldTensors, shapes, { ...s0.meta, modelHash: hash });
+      return readSnapshot(path);
+    };
+    await expect(
+      SnapshotModel.open(gpu(), oldSnap(modelHash(oldShapes)), base, 1),
+    ).resolves.toBeInstanceOf(SnapshotModel);
+    oldShapes.set("unet.extra", [3]);
+    await expect(SnapshotModel.open(gpu(), oldSnap(modelHash(oldShapes)), base, 1)).rejects.toThrow(
+      /no longer builds the model/,
     );
 
     // The judge is cached: a second eval does not train it again.
