@@ -1,13 +1,16 @@
 // The forgetting benchmark of issue 4: C-LoRA (two λ, two ranks) and every baseline on the
 // same concept sequence, seeds and budget, each trained with `cldc train` and scored with
-// `cldc eval`, then one table (bench/results-continual.md) built from the runs'
-// eval/scores.json. Runs are resumable: a method whose scores exist is not run again.
+// `cldc eval`, then one table (bench/results-continual.md) and one chart
+// (bench/results-continual.svg/.png: each method's average score over the concepts learned
+// so far, after every task) built from the runs' eval/scores.json. Runs are resumable: a
+// method whose scores exist is not run again.
 //
 //   npx tsx bench/continual.ts [--tasks 10] [--steps 200] [--only clora,lora_seq] [--table-only]
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { COLORS, lineChartSvg, svgToPng, type LinePanel } from "../runtime/eval/chart.ts";
 
 export interface Method {
   name: string;
@@ -35,14 +38,19 @@ export const METHODS: Method[] = [
   { name: "clora λ=1e8 r=4", file: "examples/clora.cld", sets: ["lambda=100000000.0", "rank=4"] },
 ];
 
+interface SummaryPart {
+  finalAverage: number;
+  forgetting: number;
+  plasticity: number;
+  /** Mean over the concepts learned so far, after each task (null: undefined). */
+  averageAfter?: (number | null)[];
+}
+
 /** The part of `cldc eval`'s scores.json the table reads. */
 export interface Scores {
   concepts: string[];
   options: { n: number };
-  summary: Record<
-    "accuracy" | "kid",
-    { finalAverage: number; forgetting: number; plasticity: number }
-  > & { loss?: { finalAverage: number; forgetting: number; plasticity: number } };
+  summary: Record<"accuracy" | "kid", SummaryPart> & { loss?: SummaryPart };
   /** The base model's denoising loss per concept, prompted without a token. */
   lossBase?: number[];
   params: { trainedPerTask: number; storedFinal: number };
@@ -97,6 +105,43 @@ export function table(rows: { method: string; scores: Scores | null }[]): string
   return [...head, ...body].join("\n");
 }
 
+/**
+ * The chart: per method, the average judge accuracy and the average denoising loss over the
+ * concepts learned so far, after each task (methods without scores are left out).
+ */
+export function chartPanels(rows: { method: string; scores: Scores | null }[]): LinePanel[] {
+  const ran = rows.filter((r) => r.scores);
+  const series = (pick: (s: Scores) => SummaryPart | undefined, scale: number) =>
+    ran.map(({ method, scores }, k) => ({
+      name: method,
+      values: (pick(scores!)?.averageAfter ?? []).map((v) => (v === null ? NaN : scale * v)),
+      color: COLORS[k % COLORS.length],
+      width: method.startsWith("clora") ? 2.5 : 1.5,
+    }));
+  // The loss differs between methods by a few per cent: fit its axis to the data, not to 0.
+  const losses = series((s) => s.summary.loss, 1000)
+    .flatMap((x) => x.values)
+    .filter((v) => Number.isFinite(v));
+  const pad = losses.length ? 0.1 * (Math.max(...losses) - Math.min(...losses)) + 0.05 : 0;
+  const lossRange: [number, number] | null = losses.length
+    ? [Math.min(...losses) - pad, Math.max(...losses) + pad]
+    : null;
+  return [
+    {
+      title: "judge accuracy, concepts so far (higher is better)",
+      series: series((s) => s.summary.accuracy, 100),
+      range: [0, 100],
+      format: (v) => `${v.toFixed(0)}%`,
+    },
+    {
+      title: "denoising loss ×10³, concepts so far (lower is better)",
+      series: series((s) => s.summary.loss, 1000),
+      range: lossRange,
+      format: (v) => v.toFixed(1),
+    },
+  ];
+}
+
 export const runDirOf = (root: string, m: Method) =>
   join(root, m.name.replace(/[^A-Za-z0-9_.-]+/g, "_"));
 
@@ -129,6 +174,9 @@ function main() {
     });
     const md = `# Continual customization benchmark\n\n\`npx tsx bench/continual.ts --tasks ${values.tasks} --steps ${values.steps}\` (runs under ${values.root}/)\n\n${table(rows)}\n`;
     writeFileSync("bench/results-continual.md", md);
+    const svg = lineChartSvg(chartPanels(rows), "after task");
+    writeFileSync("bench/results-continual.svg", svg);
+    writeFileSync("bench/results-continual.png", svgToPng(svg));
     return md;
   };
   for (const m of methods) {

@@ -1,6 +1,6 @@
-// Score-vs-task line charts as SVG (one panel per metric: a line per concept from the task
-// that learned it on, plus the average over the concepts learned so far), and the same
-// rendered to PNG with resvg.
+// Line charts as SVG, rendered to PNG with resvg: the eval's score-vs-task panels (a line per
+// concept from the task that learned it on, plus the average over the concepts learned so
+// far) and, from the same drawing code, any set of named series (the benchmark's methods).
 import { createRequire } from "node:module";
 
 export interface ChartPanel {
@@ -14,7 +14,22 @@ export interface ChartPanel {
   format: (v: number) => string;
 }
 
-const COLORS = [
+/** One line of a chart: a value per x position (NaN: no point there). */
+export interface Series {
+  name: string;
+  values: number[];
+  color: string;
+  width: number;
+}
+
+export interface LinePanel {
+  title: string;
+  series: Series[];
+  range: [number, number] | null;
+  format: (v: number) => string;
+}
+
+export const COLORS = [
   "#1f77b4",
   "#ff7f0e",
   "#2ca02c",
@@ -29,23 +44,46 @@ const COLORS = [
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
+/** Score-vs-task panels: a line per concept from the task that learned it, and the average. */
 export function scoresSvg(panels: ChartPanel[], concepts: string[]): string {
+  return lineChartSvg(
+    panels.map((p) => ({
+      title: p.title,
+      range: p.range,
+      format: p.format,
+      series: [
+        ...concepts.map((name, i) => ({
+          name,
+          values: p.matrix.map((row, t) => (t >= i ? row[i] : NaN)),
+          color: COLORS[i % COLORS.length],
+          width: 1.5,
+        })),
+        { name: "average", values: p.average, color: "#000", width: 3 },
+      ],
+    })),
+    "after task",
+  );
+}
+
+/**
+ * Line charts side by side, x = 1..N (one position per value), one legend for all panels
+ * (the series of the first panel). Points are drawn where a value is finite.
+ */
+export function lineChartSvg(panels: LinePanel[], xLabel: string): string {
   const W = 420;
   const H = 300;
   const m = { l: 56, r: 16, t: 30, b: 40 };
-  const legendW = 130;
+  const legend = panels[0]?.series ?? [];
+  const legendW = Math.max(130, 24 + 7 * Math.max(...legend.map((s) => s.name.length), 0));
   const width = panels.length * W + legendW;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${H}" viewBox="0 0 ${width} ${H}" font-family="DejaVu Sans, sans-serif" font-size="11">`,
     `<rect width="${width}" height="${H}" fill="white"/>`,
   ];
   panels.forEach((p, k) => {
-    const T = p.matrix.length;
+    const T = Math.max(1, ...p.series.map((s) => s.values.length));
     const ox = k * W;
-    const vals = p.matrix
-      .flat()
-      .concat(p.average)
-      .filter((v) => Number.isFinite(v));
+    const vals = p.series.flatMap((s) => s.values).filter((v) => Number.isFinite(v));
     let [lo, hi] = p.range ?? [Math.min(0, ...vals), Math.max(...vals, 1e-9)];
     if (!(hi > lo)) hi = lo + 1;
     const pw = W - m.l - m.r;
@@ -65,38 +103,29 @@ export function scoresSvg(panels: ChartPanel[], concepts: string[]): string {
     for (let t = 0; t < T; t++)
       out.push(`<text x="${X(t)}" y="${H - m.b + 16}" text-anchor="middle">${t + 1}</text>`);
     out.push(
-      `<text x="${ox + m.l + pw / 2}" y="${H - 6}" text-anchor="middle">after task</text>`,
+      `<text x="${ox + m.l + pw / 2}" y="${H - 6}" text-anchor="middle">${esc(xLabel)}</text>`,
       `<rect x="${ox + m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`,
     );
-    const line = (pts: [number, number][], color: string, w: number) => {
-      if (!pts.length) return;
+    for (const s of p.series) {
+      const pts = s.values.flatMap((v, t) =>
+        Number.isFinite(v) ? [[X(t), Y(v)] as [number, number]] : [],
+      );
+      if (!pts.length) continue;
       out.push(
-        `<polyline fill="none" stroke="${color}" stroke-width="${w}" points="${pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ")}"/>`,
+        `<polyline fill="none" stroke="${s.color}" stroke-width="${s.width}" points="${pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ")}"/>`,
       );
       for (const [x, y] of pts)
         out.push(
-          `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${w + 1}" fill="${color}"/>`,
+          `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${s.width + 1}" fill="${s.color}"/>`,
         );
-    };
-    concepts.forEach((_, i) => {
-      const pts: [number, number][] = [];
-      for (let t = i; t < T; t++)
-        if (Number.isFinite(p.matrix[t][i])) pts.push([X(t), Y(p.matrix[t][i])]);
-      line(pts, COLORS[i % COLORS.length], 1.5);
-    });
-    line(
-      p.average.flatMap((v, t) => (Number.isFinite(v) ? [[X(t), Y(v)] as [number, number]] : [])),
-      "#000",
-      3,
-    );
+    }
   });
   const lx = panels.length * W + 8;
-  [...concepts, "average"].forEach((c, i) => {
+  legend.forEach((s, i) => {
     const y = 40 + i * 16;
-    const color = i < concepts.length ? COLORS[i % COLORS.length] : "#000";
     out.push(
-      `<line x1="${lx}" x2="${lx + 18}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="${i < concepts.length ? 2 : 3}"/>`,
-      `<text x="${lx + 24}" y="${y + 4}">${esc(c)}</text>`,
+      `<line x1="${lx}" x2="${lx + 18}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="${Math.min(3, s.width + 0.5)}"/>`,
+      `<text x="${lx + 24}" y="${y + 4}">${esc(s.name)}</text>`,
     );
   });
   out.push("</svg>");

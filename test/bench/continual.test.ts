@@ -2,9 +2,11 @@
 // setting it would run type-checks, so a renamed setting fails here, not hours into a run).
 import { describe, expect, it } from "vitest";
 import { check } from "../../compiler/compile.ts";
+import { lineChartSvg } from "../../runtime/eval/chart.ts";
 import {
   METHODS,
   accuracyMargin,
+  chartPanels,
   lossCells,
   runDirOf,
   table,
@@ -46,6 +48,41 @@ describe("bench/continual", () => {
     };
     expect(lossCells(withLoss)).toEqual(["60.0 → 50.0 → 51.0", "+2.00 (20 % of gain)"]);
     expect(lossCells(scores)).toEqual(["—", "—"]); // an eval from before the loss
+  });
+
+  it("charts each method's average over the concepts so far, after every task", () => {
+    const part = (avg: (number | null)[]) => ({
+      finalAverage: 0,
+      forgetting: 0,
+      plasticity: 0,
+      averageAfter: avg,
+    });
+    const a: Scores = {
+      ...scores,
+      summary: { ...scores.summary, accuracy: part([0.5, 0.25]), loss: part([0.05, 0.052]) },
+    };
+    const b: Scores = { ...scores, summary: { ...scores.summary, accuracy: part([1, null]) } };
+    const panels = chartPanels([
+      { method: "clora λ=1", scores: a },
+      { method: "ewc", scores: null },
+      { method: "lora_seq", scores: b },
+    ]);
+    expect(panels.map((p) => p.series.map((x) => x.name))).toEqual([
+      ["clora λ=1", "lora_seq"],
+      ["clora λ=1", "lora_seq"],
+    ]);
+    expect(panels[0].series[0].values).toEqual([50, 25]);
+    expect(panels[0].series[1].values).toEqual([100, NaN]);
+    expect(panels[1].series[0].values.map((v) => +v.toFixed(6))).toEqual([50, 52]);
+    expect(panels[1].series[1].values).toEqual([]); // an eval without the loss
+    // The loss axis fits the data (50..52 plus a margin), not 0..52.
+    expect(panels[1].range![0]).toBeGreaterThan(49);
+    expect(panels[1].range![1]).toBeLessThan(53);
+    const svg = lineChartSvg(panels, "after task");
+    // One polyline per series with points: accuracy 2 (lora_seq's single point included), loss 1.
+    expect(svg.match(/<polyline/g)).toHaveLength(3);
+    expect(svg.match(/<circle/g)).toHaveLength(2 + 1 + 2);
+    expect(svg).toContain(">clora λ=1</text>");
   });
 
   it("gives the 95 % margin of a binomial proportion", () => {
