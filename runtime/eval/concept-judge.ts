@@ -8,6 +8,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compile, type Compiled } from "../../compiler/compile.ts";
+import { conceptFolder, resolveConcepts } from "../../data/concept-list.ts";
 import { loadCheckpoint } from "../checkpoint.ts";
 import type { Gpu } from "../gpu.ts";
 import { resizeCHW } from "../features.ts";
@@ -34,18 +35,23 @@ export function judgeCacheRoot(): string {
   return join(base, "cld", "concept-judge");
 }
 
-/** The cache directory of a judge: keyed by its concept list, settings and program text. */
+/**
+ * The cache directory of a judge: keyed by its concept list, settings and program text, and
+ * by the pixels of any folder concept (a folder whose images change gets a new judge).
+ */
 export function judgeDir(names: string[], opts: JudgeOptions = {}): string {
-  const key = createHash("sha256")
-    .update(
-      JSON.stringify({
-        names,
-        settings: opts.settings ?? {},
-        program: readFileSync(CONCEPT_JUDGE_PROGRAM, "utf8"),
-      }),
-    )
-    .digest("hex")
-    .slice(0, 16);
+  const hash = createHash("sha256").update(
+    JSON.stringify({
+      names,
+      settings: opts.settings ?? {},
+      program: readFileSync(CONCEPT_JUDGE_PROGRAM, "utf8"),
+    }),
+  );
+  for (const e of resolveConcepts(names.join(","), SIZE))
+    if (e.kind === "folder")
+      for (const im of conceptFolder(e, SIZE).images)
+        hash.update(new Uint8Array(im.pixels.buffer, im.pixels.byteOffset, im.pixels.byteLength));
+  const key = hash.digest("hex").slice(0, 16);
   return join(opts.cacheRoot ?? judgeCacheRoot(), key);
 }
 
