@@ -40,7 +40,10 @@ rows; the loss adds a few calls per pair.
   --loss-only       only the denoising loss; the judge and KID scores are kept from the
                     earlier eval in RUN_DIR/eval/scores.json (nothing is sampled)
 
-Writes RUN_DIR/eval/: report.md, grid.png, scores.svg, scores.png, scores.json, index.html.`;
+Writes RUN_DIR/eval/: report.md, grid.png, scores.svg, scores.png, scores.json, index.html,
+and pairs/ (each pair's samples as a PNG strip and its scores). A pair already scored from
+the same snapshot file with the same settings is reused: a killed eval resumes, and after
+more tasks only the new snapshots are scored.`;
 
 export async function cmdEval(argv: string[], _sources: Map<string, string>): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) throw new HelpRequest(EVAL_HELP);

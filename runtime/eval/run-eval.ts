@@ -6,13 +6,14 @@
 // The T×T matrices give final average, forgetting and plasticity (metrics.ts); the results
 // go to RUN_DIR/eval/ (report.ts).
 import { existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { hashSeed } from "../../data/rng.ts";
 import { kid, loadFeatureExtractor, type FeatureExtractor } from "../features.ts";
 import type { Gpu } from "../gpu.ts";
 import { Progress } from "../io/progress.ts";
 import { ConceptJudge, type JudgeOptions } from "./concept-judge.ts";
-import { conceptLoss, conceptLossBatch } from "./concept-loss.ts";
+import { conceptLoss, conceptLossBatch, LOSS_DRAWS, LOSS_LEVELS } from "./concept-loss.ts";
+import { PairCache } from "./pair-cache.ts";
 import { conceptImages, conceptNames } from "./concept-images.ts";
 import { emptyMatrix, summarize, type Summary } from "./metrics.ts";
 import { EvalInputError, SnapshotModel, type SampleSettings } from "./snapshot-model.ts";
@@ -224,6 +225,26 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
     unit: "pair",
     stream: opts.progressStream,
   });
+  // Pairs scored by an earlier eval of the same snapshots and settings are reused.
+  const cache = judge
+    ? new PairCache(
+        join(runDir, "eval"),
+        {
+          version: 1,
+          base: sha,
+          n: opts.n,
+          steps: opts.steps,
+          guidance: opts.guidance,
+          seed: opts.seed,
+          judge: judge.dir,
+          kid: !!fx,
+          loss: { levels: LOSS_LEVELS, draws: LOSS_DRAWS },
+        },
+        model.size,
+      )
+    : null;
+  const snapshotShas = snaps.map((sn) => fileSha256(sn.path));
+  let reused = 0;
   let done = 0;
   const tb = performance.now();
   model.useBase();
@@ -241,6 +262,14 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
     model.use(snaps[t]);
     for (let i = 0; i <= t; i++) {
       const prompt = `a photo of <v${i + 1}>`;
+      const hit = cache?.get(t, i, snapshotShas[t], concepts[i]);
+      if (hit) {
+        ({ accuracy: accuracy[t][i], kid: kidM[t][i], loss: loss[t][i] } = hit.scores);
+        samples[t][i] = hit.samples;
+        reused++;
+        bar.update(++done, { task: t + 1, concept: concepts[i], cached: "yes" });
+        continue;
+      }
       const tl = performance.now();
       loss[t][i] = await conceptLoss(
         (xt, times, rows) => model.predictNoise(prompt, xt, times, rows),
@@ -264,6 +293,19 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
           featureSeconds += (performance.now() - tf) / 1000;
         }
       }
+      if (cache && samples[t][i])
+        cache.put(
+          t,
+          i,
+          snapshotShas[t],
+          concepts[i],
+          {
+            accuracy: accuracy[t][i],
+            kid: kidM[t][i],
+            loss: loss[t][i],
+          },
+          samples[t][i]!,
+        );
       bar.update(++done, {
         task: t + 1,
         concept: concepts[i],
@@ -275,6 +317,7 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
   }
   bar.done();
   fx?.dispose();
+  if (reused) log(`reused ${reused} of ${pairs} pairs scored by an earlier eval (${cache!.dir})`);
 
   const last = snaps[T - 1];
   const trainedPerTask = trainedValuesPerTask(snaps, model, T);

@@ -207,7 +207,44 @@ describe("snapshots and cldc eval", () => {
       /no longer builds the model/,
     );
 
-    // The judge is cached: a second eval does not train it again.
+    // The first eval's settings again, after a "kill" lost one pair's record: the other two
+    // pairs come from eval/pairs/ (same scores; samples as stored, 8-bit), one is scored anew.
+    rmSync(join(out, "pairs", "after_2-concept_2.json"));
+    const resumedLines: string[] = [];
+    const resumedEval = await runEval(gpu(), prepareRun(dir), {
+      n: 2,
+      steps: 2,
+      guidance: 3,
+      seed: 0,
+      judge: { cacheRoot: cache, settings: { steps: "2", batch: "4" } },
+      progressStream: { write: () => true },
+      log: (l) => resumedLines.push(l),
+    });
+    expect(resumedLines).toContain(
+      `reused 2 of 3 pairs scored by an earlier eval (${join(out, "pairs")})`,
+    );
+    for (const m of ["accuracy", "kid", "loss"] as const)
+      for (const [t, i] of [
+        [0, 0],
+        [1, 0],
+        [1, 1],
+      ])
+        expect(Math.abs(resumedEval[m][t][i] - result[m][t][i]), `${m} ${t},${i}`).toBeLessThan(
+          1e-6 * Math.abs(result[m][t][i]) + 1e-9,
+        );
+    for (const [t, i] of [
+      [0, 0],
+      [1, 0],
+    ])
+      resumedEval.samples[t][i]!.forEach((img, k) => {
+        const orig = result.samples[t][i]![k];
+        for (let p = 0; p < img.length; p++)
+          expect(Math.abs(img[p] - orig[p])).toBeLessThanOrEqual(0.5 / 255 + 1e-6);
+      });
+
+    // The judge is cached: a second eval does not train it again. Its settings differ
+    // (1 DDIM step, no KID), so no pair scored before is reused.
+    const lines: string[] = [];
     const again = await runEval(gpu(), prepareRun(dir), {
       n: 2,
       steps: 1,
@@ -216,9 +253,11 @@ describe("snapshots and cldc eval", () => {
       noKid: true,
       judge: { cacheRoot: cache, settings: { steps: "2", batch: "4" } },
       progressStream: { write: () => true },
+      log: (l) => lines.push(l),
     });
     expect(result.judge.trainedNow).toBe(true);
     expect(again.judge.trainedNow).toBe(false);
+    expect(lines.some((l) => l.startsWith("reused"))).toBe(false);
   }, 900_000); // a cold Mesa cache JITs the programs' kernels on first use
 
   it("reports a run directory without snapshots as bad input", () => {
