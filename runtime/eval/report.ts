@@ -104,7 +104,8 @@ export function reportMarkdown(r: EvalResult): string {
     "| --- | ---: |",
     `| base model (frozen) | ${count(p.base)} |`,
     `| trained per task (adapter factors + the new token's row) | ${count(p.trainedPerTask)} |`,
-    `| stored after ${T} task${T === 1 ? "" : "s"} (last snapshot: the trained tensors and the adapter state) | ${count(p.storedFinal)} (${(p.storedBytesFinal / 1024).toFixed(0)} KiB) |`,
+    `| stored after ${T} task${T === 1 ? "" : "s"}: what differs from the base (token rows, changed weights) and the adapter's factors and state | ${count(p.storedFinal)} |`,
+    `| the last snapshot file (whole tensors) | ${count(p.fileValuesFinal ?? p.storedFinal)} (${(p.storedBytesFinal / 1024).toFixed(0)} KiB) |`,
     "",
   );
   out.push("## Time", "");

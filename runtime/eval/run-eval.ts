@@ -65,8 +65,10 @@ export interface EvalResult {
     base: number;
     /** Values trained per task: adapter factors plus the changed token rows (per task). */
     trainedPerTask: number;
-    /** Values stored by the last snapshot, and its file size. */
+    /** Values needed to rebuild the model after the last task (see storedValues). */
     storedFinal: number;
+    /** Values the last snapshot file holds (whole tensors), and its size in bytes. */
+    fileValuesFinal: number;
     storedBytesFinal: number;
   };
   base: { path: string; sha256: string; matchesRecorded: boolean };
@@ -349,7 +351,8 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
     params: {
       base: model.baseValues,
       trainedPerTask,
-      storedFinal: last.storedValues,
+      storedFinal: storedValues(last, model),
+      fileValuesFinal: last.storedValues,
       storedBytesFinal: statSync(last.path).size,
     },
     base: { path: basePath, sha256: sha, matchesRecorded },
@@ -377,6 +380,22 @@ function checkEarlier(earlier: EvalResult, concepts: string[], sha: string): voi
     );
   if (earlier.base.sha256 !== sha)
     throw new EvalInputError(`the earlier eval used another base checkpoint; run a full eval`);
+}
+
+/**
+ * The values a method must keep to rebuild its model after the last task: the adapter's
+ * factors and state whole (past sums, kept per-task factors), and of every other tensor only
+ * the entries that differ from the base — ten token rows, not the whole embedding table
+ * the snapshot file carries; the whole K/V matrices for Custom Diffusion.
+ */
+function storedValues(last: Snapshot, model: SnapshotModel): number {
+  let count = 0;
+  for (const [name, data] of last.tensors) {
+    const base = model.baseTensor(name);
+    if (model.isAdapterState(name) || model.isAdapterFactor(name) || !base) count += data.length;
+    else for (let k = 0; k < data.length; k++) if (data[k] !== base[k]) count++;
+  }
+  return count;
 }
 
 /**
