@@ -50,7 +50,9 @@ interface SummaryPart {
 export interface Scores {
   concepts: string[];
   options: { n: number };
-  summary: Record<"accuracy" | "kid", SummaryPart> & { loss?: SummaryPart };
+  summary: Record<"accuracy" | "kid", SummaryPart> & {
+    loss?: SummaryPart & { forgettingPerConcept?: (number | null)[] };
+  };
   /** The base model's denoising loss per concept, prompted without a token. */
   lossBase?: number[];
   params: { trainedPerTask: number; storedFinal: number };
@@ -103,6 +105,46 @@ export function table(rows: { method: string; scores: Scores | null }[]): string
     return `| ${method} | ${final} | ${pct(a.forgetting)} | ${pct(a.plasticity)} | ${kid(k.finalAverage)} | ${kid(k.forgetting)} | ${lossPath} | ${lossForgetting} | ${s.params.trainedPerTask.toLocaleString("en-US")} | ${s.params.storedFinal.toLocaleString("en-US")} | ${Math.round(secs)} s |`;
   });
   return [...head, ...body].join("\n");
+}
+
+/** Two-sided sign test: the probability of a split at least as uneven as `wins` of `n`. */
+export function signTestP(wins: number, n: number): number {
+  if (n === 0) return 1;
+  const k = Math.min(wins, n - wins);
+  let tail = 0;
+  let c = 1; // C(n, 0)
+  for (let i = 0; i <= k; i++) {
+    tail += c;
+    c = (c * (n - i)) / (i + 1);
+  }
+  return Math.min(1, (2 * tail) / 2 ** n);
+}
+
+/**
+ * Concept by concept against a reference method: on how many concepts each method's
+ * denoising-loss forgetting is lower, with the sign test's p. The loss has no sampling
+ * noise and the concepts are the same, so this pairs what the averages only compare.
+ */
+export function pairedLines(
+  rows: { method: string; scores: Scores | null }[],
+  reference: string,
+): string[] {
+  const per = (s: Scores | null) =>
+    s?.summary.loss?.forgettingPerConcept?.filter((v): v is number => v !== null) ?? null;
+  const ref = per(rows.find((r) => r.method === reference)?.scores ?? null);
+  if (!ref) return [];
+  const out: string[] = [];
+  for (const { method, scores } of rows) {
+    const f = per(scores);
+    if (method === reference || !f || f.length !== ref.length) continue;
+    const less = f.filter((v, i) => v < ref[i]).length;
+    const more = f.filter((v, i) => v > ref[i]).length;
+    const p = signTestP(less, less + more);
+    out.push(
+      `- ${method}: forgets less than ${reference} on ${less} of ${f.length} concepts, more on ${more} (sign test p = ${p < 0.001 ? p.toExponential(1) : p.toFixed(3)})`,
+    );
+  }
+  return out;
 }
 
 /**
@@ -172,7 +214,13 @@ function main() {
         scores: existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as Scores) : null,
       };
     });
-    const md = `# Continual customization benchmark\n\n\`npx tsx bench/continual.ts --tasks ${values.tasks} --steps ${values.steps}\` (runs under ${values.root}/)\n\n${table(rows)}\n`;
+    const paired = pairedLines(rows, METHODS[0].name);
+    const md =
+      `# Continual customization benchmark\n\n\`npx tsx bench/continual.ts --tasks ${values.tasks} --steps ${values.steps}\` (runs under ${values.root}/)\n\n${table(rows)}\n` +
+      (paired.length
+        ? `\nDenoising-loss forgetting, concept by concept, against ${METHODS[0].name}:\n\n${paired.join("\n")}\n`
+        : "") +
+      `\n![average score over the concepts so far](results-continual.png)\n`;
     writeFileSync("bench/results-continual.md", md);
     const svg = lineChartSvg(chartPanels(rows), "after task");
     writeFileSync("bench/results-continual.svg", svg);

@@ -8,7 +8,9 @@ import {
   accuracyMargin,
   chartPanels,
   lossCells,
+  pairedLines,
   runDirOf,
+  signTestP,
   table,
   type Scores,
 } from "../../bench/continual.ts";
@@ -83,6 +85,38 @@ describe("bench/continual", () => {
     expect(svg.match(/<polyline/g)).toHaveLength(3);
     expect(svg.match(/<circle/g)).toHaveLength(2 + 1 + 2);
     expect(svg).toContain(">clora λ=1</text>");
+  });
+
+  it("gives the two-sided sign test's p", () => {
+    expect(signTestP(9, 9)).toBeCloseTo(2 / 512, 12); // all nine one way
+    expect(signTestP(0, 9)).toBeCloseTo(2 / 512, 12);
+    expect(signTestP(8, 9)).toBeCloseTo((2 * (1 + 9)) / 512, 12);
+    expect(signTestP(5, 10)).toBe(1);
+    expect(signTestP(0, 0)).toBe(1);
+  });
+
+  it("pairs each method's loss forgetting with the reference's, concept by concept", () => {
+    const withPer = (per: (number | null)[]): Scores => ({
+      ...scores,
+      summary: {
+        ...scores.summary,
+        loss: { finalAverage: 0, forgetting: 0, plasticity: 0, forgettingPerConcept: per },
+      },
+    });
+    const lines = pairedLines(
+      [
+        { method: "lora_seq", scores: withPer([0.002, 0.003, 0.001, null]) },
+        { method: "clora", scores: withPer([0.001, 0.001, 0.0005, null]) },
+        { method: "cd", scores: withPer([0.003, 0.001, 0.001, null]) },
+        { method: "old", scores }, // an eval without the loss: left out
+        { method: "ewc", scores: null },
+      ],
+      "lora_seq",
+    );
+    expect(lines).toEqual([
+      "- clora: forgets less than lora_seq on 3 of 3 concepts, more on 0 (sign test p = 0.250)",
+      "- cd: forgets less than lora_seq on 1 of 3 concepts, more on 1 (sign test p = 1.000)",
+    ]);
   });
 
   it("gives the 95 % margin of a binomial proportion", () => {
