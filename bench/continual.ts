@@ -254,4 +254,12 @@ function main() {
   console.log(writeTable());
 }
 
-if (process.argv[1]?.endsWith("continual.ts")) main();
+if (process.argv[1]?.endsWith("continual.ts")) {
+  try {
+    main();
+  } catch (e) {
+    // A bad option or a failed cldc run: one line, not a stack trace.
+    console.error(`bench/continual: ${(e as Error).message}`);
+    process.exit(1);
+  }
+}

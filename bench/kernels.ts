@@ -19,6 +19,14 @@ import {
 } from "../compiler/kernels/conv2d.ts";
 
 const args = process.argv.slice(2);
+// Hours of benchmark should not start on a typo: unknown options stop it at once.
+for (const a of args)
+  if (a.startsWith("--") && !["--quick", "--compile", "--reps", "--out"].includes(a)) {
+    console.error(
+      `bench/kernels: unknown option ${a} (options: --quick, --compile, --reps N, --out FILE)`,
+    );
+    process.exit(1);
+  }
 const flag = (name: string) => args.includes(name);
 const option = (name: string, dflt: string) => {
   const i = args.indexOf(name);

@@ -13,6 +13,14 @@ import { StepExecutor } from "../runtime/executor.ts";
 import { emojiTokenizer, MAX_TOKENS } from "../data/emoji-text.ts";
 
 const argv = process.argv.slice(2);
+// Minutes of benchmark should not start on a typo: unknown options stop it at once.
+for (const a of argv)
+  if (a.startsWith("--") && !["--steps", "--backends", "--no-write"].includes(a)) {
+    console.error(
+      `bench/unet-peer: unknown option ${a} (options: --steps N, --backends cld,wasm,webgpu, --no-write)`,
+    );
+    process.exit(1);
+  }
 const opt = (name: string, def: string) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : def;

@@ -18,15 +18,22 @@ import { imageGrid, writePng } from "../runtime/io/png.ts";
 import { alphaBar } from "../runtime/sampler.ts";
 import { openCheckpoint } from "./judge-samples/checkpoint.ts";
 
-const { values, positionals } = parseArgs({
-  options: {
-    n: { type: "string", default: "32" },
-    seed: { type: "string", default: "7" },
-    grid: { type: "string" },
-    "grid-t": { type: "string", default: "0.6" },
-  },
-  allowPositionals: true,
-});
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      n: { type: "string", default: "32" },
+      seed: { type: "string", default: "7" },
+      grid: { type: "string" },
+      "grid-t": { type: "string", default: "0.6" },
+    },
+    allowPositionals: true,
+  });
+} catch (e) {
+  console.error(`denoise-loss: ${(e as Error).message}`);
+  process.exit(1);
+}
+const { values, positionals } = parsed;
 const GRID_LEVEL = Number(values["grid-t"]);
 const LEVELS = [...new Set([0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1, GRID_LEVEL])].sort(
   (a, b) => a - b,

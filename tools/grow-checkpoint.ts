@@ -92,14 +92,26 @@ export function growCheckpoint(
   return added;
 }
 
+/** parseArgs, with a bad command line as one line on stderr and exit 1 (no stack trace). */
+function parseCommandLine<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    console.error(`grow-checkpoint: ${(e as Error).message}`);
+    process.exit(1);
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values, positionals } = parseArgs({
-    options: {
-      out: { type: "string", short: "o" },
-      "reset-ema": { type: "boolean", default: false },
-    },
-    allowPositionals: true,
-  });
+  const { values, positionals } = parseCommandLine(() =>
+    parseArgs({
+      options: {
+        out: { type: "string", short: "o" },
+        "reset-ema": { type: "boolean", default: false },
+      },
+      allowPositionals: true,
+    }),
+  );
   if (positionals.length !== 2) {
     console.error(
       "usage: npx tsx tools/grow-checkpoint.ts PROGRAM.cld CHECKPOINT [-o OUT] [--reset-ema]",
