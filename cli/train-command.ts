@@ -6,6 +6,7 @@ import { formatDuration } from "../runtime/io/progress.ts";
 import { MetricsLog } from "../runtime/metrics-log.ts";
 import { Session, StoppedError } from "../runtime/session.ts";
 import { inputFile, intOption, parse, settings, UsageError } from "./args.ts";
+import { programSettingsHelp } from "./program-settings.ts";
 
 export const TRAIN_USAGE = `usage: cldc train PROGRAM.cld [--set name=value ...] [--run-dir DIR] [--seed N] [--fresh] [--checkpoint-every SECONDS] [--checkpoint-steps N] [--debug-nans] [--program NAME]
 
@@ -23,6 +24,15 @@ Runs the program's run block, resuming from RUN_DIR/checkpoint.safetensors when 
 Ctrl-C or SIGTERM finishes the step in progress, writes a checkpoint and exits 130
 (a second Ctrl-C quits at once, without a checkpoint); run the same command to resume.`;
 
+/** The help, with the named program's settings when a readable .cld file is given. */
+function trainHelp(argv: string[]): string {
+  if (!argv.includes("--help") && !argv.includes("-h")) return TRAIN_USAGE;
+  const file = argv.find((a) => a.endsWith(".cld"));
+  const p = argv.indexOf("--program");
+  const table = file ? programSettingsHelp(file, p >= 0 ? argv[p + 1] : undefined) : null;
+  return table ? `${TRAIN_USAGE}\n\n${table}` : TRAIN_USAGE;
+}
+
 export async function cmdTrain(argv: string[], sources: Map<string, string>): Promise<number> {
   const usage = TRAIN_USAGE.split("\n")[0]; // errors quote the one-line form
   const { values, positionals } = parse(
@@ -38,7 +48,7 @@ export async function cmdTrain(argv: string[], sources: Map<string, string>): Pr
       program: { type: "string" },
     },
     usage,
-    TRAIN_USAGE,
+    trainHelp(argv),
   );
   if (positionals.length !== 1) throw new UsageError(usage);
   const file = inputFile(positionals[0]);

@@ -1,6 +1,6 @@
 // The cldc command line, run as a user runs it: `node bin/cldc.js ...` in the repository root.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -96,6 +96,33 @@ describe("cldc basics", () => {
     expect(ourLines(r.stderr)).toEqual([]);
     for (const s of ["--checkpoint-steps N", "--checkpoint-every", "--debug-nans", "exits 130"])
       expect(r.stdout).toContain(s);
+  });
+
+  it("cldc train FILE --help lists the program's settings, with their comments", () => {
+    const r = cldc("train", "examples/clora.cld", "--help");
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split("\n");
+    const at = lines.indexOf(
+      "Settings of CLoRA (examples/clora.cld), each changed with --set name=value:",
+    );
+    expect(at).toBeGreaterThan(0);
+    const table = lines.slice(at + 1);
+    expect(table).toContain("  tasks         int     10");
+    expect(table).toContain('  base          string  "models/base.safetensors"');
+    // lambda's two comment lines sit under it, before lr.
+    const l = table.findIndex((x) => x.startsWith("  lambda "));
+    expect(table[l]).toBe("  lambda        float   1.0");
+    expect(table[l + 1]).toMatch(/^ {24}With Adam the forget term's weight/);
+    expect(table[l + 3]).toMatch(/^ {2}lr {12}float {3}0\.001$/);
+    // A file with errors, or none, gives the plain help.
+    const dir = tempDir();
+    writeFileSync(join(dir, "bad.cld"), "program P(x: int = ) {}");
+    for (const f of [join(dir, "bad.cld"), join(dir, "missing.cld")]) {
+      const plain = cldc("train", f, "--help");
+      expect(plain.status).toBe(0);
+      expect(plain.stdout).not.toContain("Settings of");
+      expect(plain.stdout).toContain("--checkpoint-steps N");
+    }
   });
 
   it("--version prints package.json's version", () => {
