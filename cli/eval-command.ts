@@ -114,7 +114,7 @@ export async function cmdEval(argv: string[], _sources: Map<string, string>): Pr
     const pct = (v: number | null) =>
       v === null || !Number.isFinite(v) ? "—" : `${(100 * v).toFixed(0)}%`;
     console.log(
-      `wrote ${path} (and grid.png, scores.svg/png, scores.json, index.html) in ${formatDuration((performance.now() - t0) / 1000)}`,
+      `wrote ${path} (and ${earlier ? "" : "grid.png, pairs/, "}scores.svg/png, scores.json, index.html) in ${formatDuration((performance.now() - t0) / 1000)}`,
     );
     console.log(
       `final average: judge accuracy ${pct(a.finalAverage)}, KID×10³ ${Number.isFinite(k.finalAverage) ? (1000 * k.finalAverage).toFixed(2) : "—"}; ` +
