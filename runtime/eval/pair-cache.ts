@@ -21,6 +21,11 @@ export interface CachedPair {
   samples: Float32Array[];
 }
 
+/** The samples strip of pair (t, i), relative to the eval directory. */
+export function pairStripPath(t: number, i: number): string {
+  return `pairs/after_${t + 1}-concept_${i + 1}.png`;
+}
+
 export class PairCache {
   readonly dir: string;
 
@@ -37,7 +42,7 @@ export class PairCache {
   }
 
   private base(t: number, i: number): string {
-    return join(this.dir, `after_${t + 1}-concept_${i + 1}`);
+    return join(this.dir, "..", pairStripPath(t, i)).replace(/\.png$/, "");
   }
 
   private key(snapshotSha: string, concept: string): string {

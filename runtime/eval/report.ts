@@ -1,7 +1,7 @@
 // Writes an eval's results to RUN_DIR/eval/: report.md (Markdown tables), scores.json (every
 // number), grid.png (samples: concepts × snapshots), scores.svg and scores.png (score vs.
 // task), and index.html tying them together.
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { encodePng } from "../io/png.ts";
@@ -9,6 +9,7 @@ import { formatDuration } from "../io/progress.ts";
 import { scoresSvg, svgToPng, type ChartPanel } from "./chart.ts";
 import { evalGrid } from "./grid.ts";
 import { emptyMatrix, summarize, type Summary } from "./metrics.ts";
+import { pairStripPath } from "./pair-cache.ts";
 import type { EvalResult } from "./run-eval.ts";
 
 const pct = (v: number | null) =>
@@ -131,7 +132,11 @@ export function reportMarkdown(r: EvalResult): string {
   return out.join("\n");
 }
 
-export function reportHtml(r: EvalResult, markdown: string): string {
+/**
+ * The HTML page; `strips` are the paths (relative to eval/) of every sample of each concept
+ * after the last task, shown in full below the grid's four per cell.
+ */
+export function reportHtml(r: EvalResult, markdown: string, strips: string[] = []): string {
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>cldc eval: ${esc(r.runDir)}</title>
@@ -145,6 +150,16 @@ pre{white-space:pre-wrap;background:#f6f6f6;padding:1em}</style></head>
 <img src="scores.svg" alt="score vs task">
 <h2>Samples (rows: concepts; columns: after task t)</h2>
 <img src="grid.png" alt="samples" style="width:${Math.min(100, 20 * r.concepts.length + 10)}%">
+${
+  strips.length
+    ? `<h2>Every sample after task ${r.concepts.length}</h2>\n<table>${strips
+        .map(
+          (src, i) =>
+            `<tr><td>${esc(r.concepts[i])} (&lt;v${i + 1}&gt;)</td><td><img src="${esc(src)}" alt="${esc(r.concepts[i])}" style="height:64px"></td></tr>`,
+        )
+        .join("\n")}</table>`
+    : ""
+}
 <h2>Report</h2>
 <p><a href="report.md">report.md</a> · <a href="scores.json">scores.json</a></p>
 <pre>${esc(markdown)}</pre>
@@ -209,7 +224,10 @@ export function writeReport(r: EvalResult): string {
   };
   writeFileAtomic(join(dir, "scores.json"), text(JSON.stringify(json, finite, 2) + "\n"));
   writeFileAtomic(join(dir, "report.md"), text(md));
-  writeFileAtomic(join(dir, "index.html"), text(reportHtml(r, md)));
+  const T = r.concepts.length;
+  const strips = r.concepts.map((_, i) => pairStripPath(T - 1, i));
+  const shown = strips.every((f) => existsSync(join(dir, f))) ? strips : [];
+  writeFileAtomic(join(dir, "index.html"), text(reportHtml(r, md, shown)));
   return join(dir, "report.md");
 }
 

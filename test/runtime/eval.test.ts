@@ -162,6 +162,12 @@ describe("snapshots and cldc eval", () => {
     expect(readFileSync(report, "utf8")).toMatch(/\| denoising loss ×10³ \|/);
     expect(readFileSync(report, "utf8")).toMatch(/\| after 2 \| base, no token \|/);
     expect(json.loss[0][1]).toBeNull();
+    // The page shows every sample of each concept after the last task (pairs/ strips).
+    const html = readFileSync(join(out, "index.html"), "utf8");
+    for (const strip of ["pairs/after_2-concept_1.png", "pairs/after_2-concept_2.png"]) {
+      expect(html).toContain(`src="${strip}"`);
+      expect(decodePngBytes(readFileSync(join(out, strip))).width).toBe(2 * 16); // n = 2 samples
+    }
 
     // A loss-only eval keeps the judge's and KID's scores and samples nothing; its loss is
     // the same at another batch size (n = 1: other chunks, other padding), since rows of
