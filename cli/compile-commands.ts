@@ -53,7 +53,7 @@ function safeSources(file: string): Map<string, string> {
 
 export async function cmdCompile(argv: string[], _sources: Map<string, string>): Promise<number> {
   const usage =
-    "usage: cldc compile FILE.cld -o DIR [--emit wgsl,ir,plan] [--set name=value ...] [--program NAME]";
+    "usage: cldc compile FILE.cld -o DIR [--emit wgsl,ir,plan] [--set name=value ...] [--program NAME] [--target subgroups|plain]";
   const { values, positionals } = parse(
     argv,
     {
@@ -71,6 +71,8 @@ export async function cmdCompile(argv: string[], _sources: Map<string, string>):
   for (const e of emit)
     if (!["wgsl", "ir", "plan"].includes(e))
       throw new UsageError(`--emit takes wgsl, ir and/or plan, got '${e}'`);
+  if (values.target !== undefined && !["subgroups", "plain"].includes(values.target))
+    throw new UsageError(`--target takes subgroups or plain, got '${values.target}'`);
   const target = values.target
     ? { subgroups: values.target === "subgroups" }
     : await detectTarget();

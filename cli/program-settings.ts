@@ -40,7 +40,10 @@ export function programSettingsHelp(file: string, programName?: string): string 
 /** The `//` comment lines right above a parameter, and one at the end of its own line. */
 function commentsFor(lines: string[], p: ParamSpec): string[] {
   const notes: string[] = [];
-  for (let l = p.range.start.line - 2; l >= 0; l--) {
+  // Only a setting that starts its own line owns the comment above it (in `program P(a: int`
+  // that comment is the program's).
+  const before = (lines[p.range.start.line - 1] ?? "").slice(0, p.range.start.column - 1);
+  for (let l = p.range.start.line - 2; l >= 0 && before.trim() === ""; l--) {
     const m = /^\s*\/\/\s?(.*)$/.exec(lines[l]);
     if (!m) break;
     notes.unshift(m[1]);

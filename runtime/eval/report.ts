@@ -19,6 +19,11 @@ const kidText = (v: number | null) =>
 const lossText = (v: number | null) =>
   v === null || !Number.isFinite(v) ? "—" : (1000 * v).toFixed(1);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** The mean of the finite entries (null/NaN from an older scores.json left out), NaN if none. */
+const meanOf = (xs: (number | null)[]) => {
+  const ok = xs.filter((v): v is number => v !== null && Number.isFinite(v));
+  return ok.length ? mean(ok) : NaN;
+};
 const signed = (s: string) => (s.startsWith("-") || s === "—" ? s : `+${s}`);
 const count = (v: number) => v.toLocaleString("en-US");
 
@@ -72,11 +77,11 @@ export function reportMarkdown(r: EvalResult): string {
   out.push(
     ...matrixTable(r, r.accuracy, (v) => pct(v), {
       head: "real images",
-      cells: r.judge.realAccuracy.map((v) => pct(v)),
+      cells: r.judge.realAccuracy.map((v) => pct(v ?? NaN)),
     }),
   );
   out.push(
-    `| **average** | ${r.accuracySummary.averageAfter.map((v) => `**${pct(v)}**`).join(" | ")} | ${pct(r.judge.realAccuracy.reduce((a, b) => a + b, 0) / r.judge.realAccuracy.length)} |`,
+    `| **average** | ${r.accuracySummary.averageAfter.map((v) => `**${pct(v)}**`).join(" | ")} | ${pct(meanOf(r.judge.realAccuracy))} |`,
     "",
   );
   out.push("## KID ×10³ after each task", "");

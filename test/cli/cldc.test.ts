@@ -114,6 +114,15 @@ describe("cldc basics", () => {
     expect(table[l]).toBe("  lambda        float   1.0");
     expect(table[l + 1]).toMatch(/^ {24}With Adam the forget term's weight/);
     expect(table[l + 3]).toMatch(/^ {2}lr {12}float {3}0\.001$/);
+    // Settings on the `program` line do not take the program's own comment as theirs.
+    const mnist = cldc("train", "examples/mnist.cld", "--help").stdout.split("\n");
+    const rows = mnist.slice(mnist.findIndex((x) => x.startsWith("Settings of Mnist")) + 1);
+    expect(rows.filter((x) => x.trim())).toEqual([
+      "  steps  int    1500",
+      "  batch  int    64",
+      "  lr     float  0.002",
+      "  seed   int    0",
+    ]);
     // A file with errors, or none, gives the plain help.
     const dir = tempDir();
     writeFileSync(join(dir, "bad.cld"), "program P(x: int = ) {}");
@@ -261,7 +270,7 @@ describe("cldc compile", () => {
 
   it("writes only what --emit asks for", () => {
     const d = tempDir();
-    const r = cldc("compile", PROGRAM, "-o", d, "--emit", "ir", "--target", "none");
+    const r = cldc("compile", PROGRAM, "-o", d, "--emit", "ir", "--target", "plain");
     expect(r.status, r.stderr).toBe(0);
     expect([...tree(d).keys()]).toEqual([join("train_step", "step.ir")]);
     const bad = cldc("compile", PROGRAM, "-o", d, "--emit", "asm");
@@ -270,7 +279,7 @@ describe("cldc compile", () => {
   });
 
   it("reports a bad --set with the declaration, exit 1", () => {
-    const r = cldc("compile", PROGRAM, "-o", tempDir(), "--target", "none", "--set", "steps=abc");
+    const r = cldc("compile", PROGRAM, "-o", tempDir(), "--target", "plain", "--set", "steps=abc");
     expect(r.status).toBe(1);
     expect(ourLines(r.stderr)).toEqual([
       "error: --set steps=abc: expected an int",
@@ -279,6 +288,12 @@ describe("cldc compile", () => {
       "     |                 ^~~~~~~~~~~~~~~",
       "1 error",
     ]);
+  });
+
+  it("compile --target takes subgroups or plain", () => {
+    const r = cldc("compile", PROGRAM, "-o", tempDir(), "--target", "subgroup");
+    expect(r.status).toBe(1);
+    expect(ourLines(r.stderr)).toEqual(["cldc: --target takes subgroups or plain, got 'subgroup'"]);
   });
 });
 
