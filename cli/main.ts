@@ -11,6 +11,7 @@ import { cmdTrain } from "./train-command.ts";
 import { cmdExplain } from "./explain-command.ts";
 import { cmdSample } from "./sample-command.ts";
 import { cmdEval } from "./eval-command.ts";
+import { cmdCompare } from "./compare-command.ts";
 
 export const HELP = `cldc — the cld compiler: diffusion models and C-LoRA continual customization, lowered to WGSL
 
@@ -27,7 +28,9 @@ Usage:
                                               draw images from a trained model (classifier-free guidance)
   cldc eval RUN_DIR [--n 8] [--steps 20] [--guidance 3] [--seed 0] [--base CHECKPOINT]
                                               score a C-LoRA run's per-task snapshots (judge accuracy,
-                                              KID, forgetting); writes RUN_DIR/eval/report.md and charts
+                                              KID, denoising loss, forgetting); writes RUN_DIR/eval/
+  cldc compare RUN_DIR RUN_DIR ... [--names a,b] [--reference NAME] [-o DIR]
+                                              evaluated runs side by side: table, sign test, chart
   cldc fmt [--check] FILE.cld|DIR ...          format .cld files in place (--check: only report)
   cldc --help | --version
 
@@ -63,6 +66,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdSample(rest, sources);
       case "eval":
         return await cmdEval(rest, sources);
+      case "compare":
+        return await cmdCompare(rest);
       case "fmt": // loaded on demand: prettier is not needed by the other commands
         return await (await import("./fmt-command.ts")).cmdFmt(rest);
       default:
