@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodePngBytes } from "../../runtime/io/png.ts";
 import { readScores, writeReport } from "../../runtime/eval/report.ts";
-import { prepareRun, runEval } from "../../runtime/eval/run-eval.ts";
+import { prepareRun, runEval, type EvalOptions } from "../../runtime/eval/run-eval.ts";
 import { EvalInputError, SnapshotModel } from "../../runtime/eval/snapshot-model.ts";
 import { readSnapshot, snapshotPath, writeSnapshot } from "../../runtime/eval/snapshot.ts";
 import { modelHash } from "../../runtime/checkpoint.ts";
@@ -36,6 +36,17 @@ const CLORA = (base: string) => ({
   batch: "2",
   names: "octopus,snail",
   sample_batch: "4",
+});
+
+/** The eval settings of these tests: 2 samples × 2 DDIM steps, a judge trained 2 steps. */
+const evalOptions = (more: Partial<EvalOptions> = {}): EvalOptions => ({
+  n: 2,
+  steps: 2,
+  guidance: 3,
+  seed: 0,
+  judge: { cacheRoot: cache, settings: { steps: "2", batch: "4" } },
+  progressStream: { write: () => true },
+  ...more,
 });
 
 describe("snapshots and cldc eval", () => {
@@ -93,14 +104,7 @@ describe("snapshots and cldc eval", () => {
     expect(s1.tensors.get(past)).not.toEqual(s0.tensors.get(past));
 
     // Eval: judge accuracy and KID for concept i <= t after each task t.
-    const result = await runEval(gpu(), prepareRun(dir), {
-      n: 2,
-      steps: 2,
-      guidance: 3,
-      seed: 0,
-      judge: { cacheRoot: cache, settings: { steps: "2", batch: "4" } },
-      progressStream: { write: () => true },
-    });
+    const result = await runEval(gpu(), prepareRun(dir), evalOptions());
     expect(result.concepts).toEqual(["octopus", "snail"]);
     for (const m of [result.accuracy, result.kid]) {
       expect(m.length).toBe(2);
@@ -223,15 +227,11 @@ describe("snapshots and cldc eval", () => {
     // pairs come from eval/pairs/ (same scores; samples as stored, 8-bit), one is scored anew.
     rmSync(join(out, "pairs", "after_2-concept_2.json"));
     const resumedLines: string[] = [];
-    const resumedEval = await runEval(gpu(), prepareRun(dir), {
-      n: 2,
-      steps: 2,
-      guidance: 3,
-      seed: 0,
-      judge: { cacheRoot: cache, settings: { steps: "2", batch: "4" } },
-      progressStream: { write: () => true },
-      log: (l) => resumedLines.push(l),
-    });
+    const resumedEval = await runEval(
+      gpu(),
+      prepareRun(dir),
+      evalOptions({ log: (l) => resumedLines.push(l) }),
+    );
     expect(resumedLines).toContain(
       `reused 2 of 3 pairs scored by an earlier eval (${join(out, "pairs")})`,
     );
@@ -257,16 +257,11 @@ describe("snapshots and cldc eval", () => {
     // The judge is cached: a second eval does not train it again. Its settings differ
     // (1 DDIM step, no KID), so no pair scored before is reused.
     const lines: string[] = [];
-    const again = await runEval(gpu(), prepareRun(dir), {
-      n: 2,
-      steps: 1,
-      guidance: 3,
-      seed: 0,
-      noKid: true,
-      judge: { cacheRoot: cache, settings: { steps: "2", batch: "4" } },
-      progressStream: { write: () => true },
-      log: (l) => lines.push(l),
-    });
+    const again = await runEval(
+      gpu(),
+      prepareRun(dir),
+      evalOptions({ steps: 1, noKid: true, log: (l) => lines.push(l) }),
+    );
     expect(result.judge.trainedNow).toBe(true);
     expect(again.judge.trainedNow).toBe(false);
     expect(lines.some((l) => l.startsWith("reused"))).toBe(false);
