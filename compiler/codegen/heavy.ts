@@ -2,7 +2,7 @@
 // by compiler/kernels with shapes in uniforms, so one pipeline serves many sizes) and the
 // embedding gather and fused attention.
 import { type Graph, type IrNode, numel } from "../ir.ts";
-import { matmulKernel, matmulVec4Ok, orientMatmul } from "../kernels/matmul.ts";
+import { matmulKernel, matmulSchedule, matmulVec4Ok, orientMatmul } from "../kernels/matmul.ts";
 import { convDims } from "../ops/conv.ts";
 import { matmulDims } from "../ops/matmul.ts";
 import {
@@ -70,8 +70,9 @@ function matmul(g: Graph, n: IrNode, target: Target, epilogue?: Epilogue): Heavy
     { M, N: d.N, K: d.K, batch, strideA, strideB, strideC: M * d.N },
   );
   const params = o.params;
-  const vec4 = matmulVec4Ok(o.opts, params);
-  const k = matmulKernel({ ...o.opts, subgroups: target.subgroups, vec4, epilogue });
+  const schedule = matmulSchedule(params, target.subgroups);
+  const vec4 = matmulVec4Ok({ ...o.opts, schedule }, params);
+  const k = matmulKernel({ ...o.opts, subgroups: target.subgroups, vec4, epilogue, schedule });
   return {
     wgsl: k.wgsl,
     bindings: [

@@ -22,6 +22,15 @@ export interface Schedule {
 /** Tuned on lavapipe (llvmpipe, 256-bit, subgroup size 8). */
 export const LAVAPIPE_SCHEDULE: Schedule = { rows: 8, wgY: 8, kVec: 4 };
 
+/**
+ * For large GEMMs: 64 rows per lane. Each of B's lane-divergent loads (in llvmpipe a per-lane
+ * loop of bounds-checked scalar loads: most of the 8-row loop's instructions) then feeds 8x
+ * the FMAs; the spilled accumulators cost less than the loads they save. Measured 1.4-1.7x
+ * the 8-row schedule from 256^3 to 1024^3 (32 rows: 1.2-1.4x), but its first dispatch JITs
+ * for 15-18 s instead of 0.2-0.4 s (warm Mesa cache: ~0.1 s), so only large problems use it.
+ */
+export const LAVAPIPE_LARGE_SCHEDULE: Schedule = { rows: 64, wgY: 4, kVec: 4 };
+
 /** Lanes per A-sharing group along x; each lane covers 4 columns, a group 32. */
 export const LANES = 8;
 

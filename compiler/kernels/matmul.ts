@@ -5,6 +5,7 @@ import {
   gemmWgsl,
   gemmWorkgroups,
   LANES,
+  LAVAPIPE_LARGE_SCHEDULE,
   LAVAPIPE_SCHEDULE,
   rowGroups,
   type Schedule,
@@ -62,6 +63,21 @@ export function matmulVec4Ok(
     p.strideB % 4 === 0 &&
     (!opts.transA || rows % 4 === 0)
   );
+}
+
+/** Smallest M, N and K that take the large schedule: a 256^3 GEMM runs ~40 ms per call. */
+export const LARGE_GEMM_MIN = 256;
+
+/**
+ * The register schedule for a GEMM of these dimensions: the 32-row one when every
+ * dimension is large (its JIT cost is repaid within a few calls), else the default.
+ */
+export function matmulSchedule(
+  p: Pick<MatmulParams, "M" | "N" | "K">,
+  subgroups: boolean,
+): Schedule {
+  const large = Math.min(p.M, p.N, p.K) >= LARGE_GEMM_MIN;
+  return subgroups && large ? LAVAPIPE_LARGE_SCHEDULE : LAVAPIPE_SCHEDULE;
 }
 
 /**

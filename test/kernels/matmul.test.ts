@@ -2,10 +2,16 @@ import { describe, expect, it } from "vitest";
 import { useGpu } from "../gpu-fixture.ts";
 import {
   matmulKernel,
+  matmulSchedule,
   matmulVec4Ok,
   orientMatmul,
   type MatmulParams,
 } from "../../compiler/kernels/matmul.ts";
+import {
+  LAVAPIPE_LARGE_SCHEDULE,
+  LAVAPIPE_SCHEDULE,
+  type Schedule,
+} from "../../compiler/kernels/gemm.ts";
 import { biasEpilogue, biasEpilogueUniforms } from "../../compiler/kernels/epilogue.ts";
 import { expectClose, randomArray, runKernel } from "./harness.ts";
 
@@ -26,6 +32,7 @@ interface Case {
   bias?: "none" | "relu" | "bias";
   /** Let orientMatmul pick the orientation (narrow C is computed transposed). */
   orient?: boolean;
+  schedule?: Schedule;
 }
 
 function reference(c: Case, A: Float32Array, B: Float32Array, p: MatmulParams): Float64Array {
@@ -70,7 +77,8 @@ async function check(c: Case, seed: number): Promise<void> {
     if (!o.swap) throw new Error("orientation test case is not swapped");
     [opts, kp, first, second] = [o.opts, o.params, B, A];
   }
-  if (c.vec4 && !matmulVec4Ok(opts, kp)) throw new Error("bad vec4 test case");
+  if (c.vec4 && !matmulVec4Ok({ ...opts, schedule: c.schedule }, kp))
+    throw new Error("bad vec4 test case");
   const bias = c.bias && c.bias !== "none" ? randomArray(N, seed + 2) : null;
   const epilogue = bias
     ? biasEpilogue({ activation: c.bias === "relu" ? "relu" : "none" })
@@ -80,6 +88,7 @@ async function check(c: Case, seed: number): Promise<void> {
     subgroups: (c.subgroups ?? true) && gpu().hasSubgroups,
     vec4: c.vec4,
     epilogue,
+    schedule: c.schedule,
   });
   const extra = bias ? [bias, { uniform: biasEpilogueUniforms(1, N) }] : [];
   const got = await runKernel(
@@ -183,6 +192,43 @@ describe("matmul", () => {
     await check({ M: 64, N: 12, K: 36, bias: "relu", orient: true, vec4: true }, seed++);
     const p = { M: 256, N: 256, K: 16, batch: 1, strideA: 0, strideB: 0, strideC: 0 };
     expect(orientMatmul({ transA: false, transB: false }, p).swap).toBe(false);
+  });
+
+  it("large-GEMM schedule (64 rows per lane), vec4 path: edges, K tails, transposes, batch", async () => {
+    // Two pipelines here, one below: each JITs for 15-18 s on lavapipe.
+    const schedule = LAVAPIPE_LARGE_SCHEDULE;
+    let seed = 1400;
+    for (const [M, N, K] of [
+      [68, 132, 100],
+      [300, 36, 260],
+      [132, 68, 36],
+      [4, 4, 4],
+    ])
+      await check({ M, N, K, vec4: true, schedule, batch: 2 }, seed++);
+    await check(
+      { M: 68, N: 132, K: 100, vec4: true, schedule, transA: true, transB: true },
+      seed++,
+    );
+    await check({ M: 40, N: 36, K: 44, vec4: true, schedule, transA: true, transB: true }, seed++);
+  });
+
+  it("large-GEMM schedule, scalar path: odd sizes", async () => {
+    const schedule = LAVAPIPE_LARGE_SCHEDULE;
+    let seed = 1450;
+    for (const [M, N, K] of [
+      [37, 45, 29],
+      [1, 3, 70],
+      [97, 7, 33],
+    ])
+      await check({ M, N, K, schedule, batch: 2, bcastB: true }, seed++);
+  });
+
+  it("the large schedule only where every dimension is large, and only with subgroups", () => {
+    expect(matmulSchedule({ M: 256, N: 256, K: 256 }, true)).toBe(LAVAPIPE_LARGE_SCHEDULE);
+    expect(matmulSchedule({ M: 1024, N: 512, K: 4096 }, true)).toBe(LAVAPIPE_LARGE_SCHEDULE);
+    expect(matmulSchedule({ M: 4096, N: 64, K: 64 }, true)).toBe(LAVAPIPE_SCHEDULE);
+    expect(matmulSchedule({ M: 256, N: 256, K: 255 }, true)).toBe(LAVAPIPE_SCHEDULE);
+    expect(matmulSchedule({ M: 1024, N: 1024, K: 1024 }, false)).toBe(LAVAPIPE_SCHEDULE);
   });
 
   it("fallback without subgroups", async () => {
