@@ -1,7 +1,8 @@
 // Direct stride-1 "same" convolution for lavapipe: each lane owns `rows` output channels x
 // 4 adjacent output pixels of one row. Per (input channel, kernel row) it loads ONE aligned
-// vec4 of the input row plus (KW-1) edge scalars and derives all KW shifted windows in
-// registers, where the im2col GEMM gathers 4*KW scalars with bounds checks. Weights for 8
+// vec4 of the input row, takes the (KW-1) edge pixels from the neighbouring lanes' vec4s by
+// shuffle, and derives all KW shifted windows in registers, where the im2col GEMM gathers
+// 4*KW scalars with bounds checks. Weights for 8
 // (channel, kernel-row) pairs are loaded once per 8-lane group and shared by subgroupShuffle.
 // Backward-input at stride 1 is the same kernel over dY with flipped, transposed weights.
 import type { ConvOptions } from "./conv-common.ts";
@@ -110,14 +111,29 @@ fn xs(i: u32) -> f32 { return X[i / 4u][i % 4u]; }`;
     mode === "forward" ? `Wt[wr${r} + wb + ${kx}u]` : `Wt[wr${r} + wb - ${kx}u]`;
 
   // Input row for the current (ci, ky): one vec4 plus pc edge scalars each side.
-  const windows = (ind: number) => {
+  const windows = (ind: number, shuffleEdges: boolean) => {
     emit(ind, `let iy = i32(oy) - padRow + i32(ky);`);
     emit(ind, `let ok = u32(iy) < ${d.inH};`);
     emit(ind, `let rb = inImg + ci * inHW + u32(iy) * inW + ox0;`);
     emit(ind, `let v = select(vec4<f32>(0.0), X[rb / 4u], ok);`);
     for (let i = 1; i <= pc; i++) {
-      emit(ind, `let l${i} = select(0.0, xs(rb - ${i}u), ok && ox0 >= ${i}u);`);
-      emit(ind, `let r${i} = select(0.0, xs(rb + ${3 + i}u), ok && ox0 + ${3 + i}u < inW);`);
+      const lOk = `ok && ox0 >= ${i}u`;
+      const rOk = `ok && ox0 + ${3 + i}u < inW`;
+      if (!shuffleEdges) {
+        emit(ind, `let l${i} = select(0.0, xs(rb - ${i}u), ${lOk});`);
+        emit(ind, `let r${i} = select(0.0, xs(rb + ${3 + i}u), ${rOk});`);
+        continue;
+      }
+      // Lanes hold consecutive 4-pixel runs, so an edge pixel inside the image row is the
+      // neighbouring lane's v: a shuffle instead of a lane-divergent load (each costs a
+      // per-lane loop of bounds-checked loads on lavapipe). Only the 8-group's end lanes,
+      // whose neighbour run lies in another group, load.
+      const vl = `subgroupShuffle(v.${"xyzw"[4 - i]}, sgBase + max(lane, 1u) - 1u)`;
+      const vr = `subgroupShuffle(v.${"xyzw"[i - 1]}, sgBase + min(lane, ${LANES - 2}u) + 1u)`;
+      emit(ind, `var l${i} = select(0.0, ${vl}, ${lOk});`);
+      emit(ind, `var r${i} = select(0.0, ${vr}, ${rOk});`);
+      emit(ind, `if (lane == 0u && ${lOk}) { l${i} = xs(rb - ${i}u); }`);
+      emit(ind, `if (lane == ${LANES - 1}u && ${rOk}) { r${i} = xs(rb + ${3 + i}u); }`);
     }
     const comp = (m: number) => (m < 0 ? `l${-m}` : m > 3 ? `r${m - 3}` : `v.${"xyzw"[m]}`);
     for (let kx = 0; kx < kw; kx++) {
@@ -146,7 +162,7 @@ fn xs(i: u32) -> f32 { return X[i / 4u][i % 4u]; }`;
       }
       // Never runs past T, so no pair needs masking.
       emit(ind, `for (var s = 0u; s < ${steps}; s++) {`);
-      windows(ind + 1);
+      windows(ind + 1, true);
       emit(ind + 1, `let src = sgBase + s;`);
       fmas(ind + 1, (r, kx) => `subgroupShuffle(w${r}_${kx}, src)`);
       advance(ind + 1);
@@ -163,7 +179,7 @@ fn xs(i: u32) -> f32 { return X[i / 4u][i % 4u]; }`;
   } else {
     emit(1, `for (var t = 0u; t < T; t++) {`);
     wPrep(2, "t");
-    windows(2);
+    windows(2, false);
     fmas(2, (r, kx) => wLoad(r, kx));
     advance(2);
     emit(1, `}`);

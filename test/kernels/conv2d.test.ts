@@ -185,6 +185,10 @@ describe("conv2d", () => {
       { N: 2, C: 4, H: 8, W: 36, O: 9, KH: 3, KW: 3, stride: 1, pad: 1 },
       { N: 1, C: 5, H: 6, W: 8, O: 3, KH: 1, KW: 3, stride: 1, pad: 1 },
       { N: 1, C: 9, H: 3, W: 4, O: 2, KH: 3, KW: 3, stride: 1, pad: 1 },
+      // Rows wider than an 8-lane group's 32 pixels: the group's end lanes load the edge
+      // pixels that other lanes take from their neighbours by shuffle.
+      { N: 2, C: 3, H: 3, W: 64, O: 8, KH: 3, KW: 3, stride: 1, pad: 1 },
+      { N: 1, C: 2, H: 4, W: 40, O: 3, KH: 5, KW: 5, stride: 1, pad: 2 },
     ];
     let seed = 2000;
     for (const s of shapes) {

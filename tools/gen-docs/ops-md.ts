@@ -116,7 +116,7 @@ export function opsMarkdown(infos: BuiltinInfo[]): string {
     view: "Re-indexing without arithmetic. Fused kernels compute them as index arithmetic; they never get a kernel of their own unless their result must be stored.",
     reduce: "Reductions over axes. Each gets a kernel; elementwise producers are fused into it.",
     matmul:
-      "Batched matrix products: tiled GEMM kernels (subgroup variants where the adapter supports them).",
+      "Batched matrix products: register-blocked GEMM kernels (subgroup variants where the adapter supports them; 8 output rows per lane, 64 when M, N and K are all at least 256, whose longer JIT the large problem repays).",
     conv: "2-D convolutions (NCHW, OIHW) and the two ops their derivative needs.",
     other: "Ops with their own indexing schemes.",
   };
