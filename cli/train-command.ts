@@ -79,6 +79,14 @@ export async function cmdTrain(argv: string[], sources: Map<string, string>): Pr
     console.log(
       `${c.program.name}: ${params.toLocaleString("en-US")} parameters, ${c.steps.size} step${c.steps.size === 1 ? "" : "s"} compiled to ${kernels} kernels on ${gpu.adapterDescription}`,
     );
+    // The driver JITs each pipeline at its first dispatch, so a cold first step can take
+    // minutes on lavapipe with nothing else to show for it: say so before it starts.
+    const pipelines = new Set(
+      [...c.steps.values()].flatMap((x) => x.plan.kernels.map((k) => k.wgsl)),
+    );
+    console.log(
+      `first calls compile ${pipelines.size} distinct pipelines in the driver (on lavapipe ~1 s each with a cold shader cache, milliseconds once cached)`,
+    );
     // RUN_DIR/metrics.jsonl gets every step's logged values; loss.svg/png are redrawn at
     // every checkpoint and at the end. A plot that fails to render never stops training.
     const metrics = new MetricsLog(runDir);

@@ -324,6 +324,7 @@ describe("cldc train", () => {
     const r = cldc("train", PROGRAM, "--run-dir", dir, "--set", "steps=2", "--set", "half=1");
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^TinyMlp: 25,450 parameters, 1 step compiled to \d+ kernels on /);
+    expect(r.stdout).toMatch(/^first calls compile \d+ distinct pipelines in the driver /m);
     expect(r.stdout).toContain(`run directory: ${dir}`);
     expect(r.stdout).toContain(`checkpoint written: ${join(dir, "checkpoint.safetensors")}`);
     expect(r.stdout).toMatch(/^done in \d+s$/m);
