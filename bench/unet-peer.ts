@@ -7,6 +7,7 @@
 import { loadavg } from "node:os";
 import { writeFileSync } from "node:fs";
 import { compile } from "../compiler/compile.ts";
+import { optimizerScalars } from "../compiler/elab/optimizer.ts";
 import { Gpu } from "../runtime/gpu.ts";
 import { ParamStore } from "../runtime/params.ts";
 import { StepExecutor } from "../runtime/executor.ts";
@@ -65,10 +66,12 @@ const cldStep = async () => {
     ["b.x", xNCHW],
     ["b.tokens", tokens],
     ["__seed", new Int32Array([cldT])],
-    ["opt.lr", new Float32Array([(0.0005 * Math.min(cldT, 500)) / 500])],
-    ["opt.bc1", new Float32Array([1 - 0.9 ** cldT])],
-    ["opt.bc2", new Float32Array([1 - 0.999 ** cldT])],
   ]);
+  // The optimizer's per-step scalars (lr schedule, bias corrections, EMA decay) as the
+  // session computes them, so the bench follows the program's optimizer settings.
+  const opt = compiled.program.steps.get("train")!.optimizer!;
+  for (const [k, v] of Object.entries(optimizerScalars(opt, cldT, 20000)))
+    feeds.set(k, new Float32Array([v]));
   for (const name of exec.inputs.keys())
     if (!feeds.has(name)) throw new Error(`cld step input '${name}' not fed`);
   const out = await exec.run(feeds);
@@ -182,8 +185,9 @@ Date: ${started.toISOString()}
 Machine: ${gpu.adapterDescription}; 1-minute load average ${load0.toFixed(2)} before, ${load1.toFixed(2)} after.
 
 Model: examples/pretrain.cld's \`train\` step (TextEncoder dim 64, 2 layers, 10 tokens, vocab ${vocab};
-UNet ch 32, attention at 16×16 and 8×8), batch ${BATCH}, 32×32×3, ε-prediction MSE, global-norm clipping 1.0,
-Adam(W) with EMA 0.999. The TF.js model is bench/tfjs-unet.ts (NHWC, same layers and parameter shapes).
+UNet ch 32, attention at 16×16 and 8×8), batch ${BATCH}, 32×32×3, global-norm clipping 1.0, Adam(W) with EMA 0.999;
+cld's loss is the program's (v-prediction, min-SNR weights), TF.js's plain ε-prediction MSE: a few elementwise ops apart.
+The TF.js model is bench/tfjs-unet.ts (NHWC, same layers and parameter shapes).
 One process, interleaved (cld, WASM, WebGPU per round); one warm-up step each, then ${steps} timed steps.
 cld host compile (cldc): ${cldCompileMs.toFixed(0)} ms, not included above.
 
