@@ -2,8 +2,8 @@
 // 4 adjacent output pixels of one row. Per (input channel, kernel row) it loads ONE aligned
 // vec4 of the input row, takes the (KW-1) edge pixels from the neighbouring lanes' vec4s by
 // shuffle, and derives all KW shifted windows in registers, where the im2col GEMM gathers
-// 4*KW scalars with bounds checks. Weights for 8
-// (channel, kernel-row) pairs are loaded once per 8-lane group and shared by subgroupShuffle.
+// 4*KW scalars with bounds checks. Weights for 8 (channel, kernel-row) pairs are loaded
+// once per 8-lane group and shared by subgroupShuffle.
 // Backward-input at stride 1 is the same kernel over dY with flipped, transposed weights.
 import type { ConvOptions } from "./conv-common.ts";
 import {
