@@ -13,6 +13,8 @@ export const INSTALL_HINT = [
   "  apt-get update && apt-get install -t bookworm-backports mesa-vulkan-drivers",
   "Then set XDG_RUNTIME_DIR, e.g.: export XDG_RUNTIME_DIR=/tmp/xdg-$USER && mkdir -p $XDG_RUNTIME_DIR",
   "(`npm run setup` performs these steps.)",
+  "With an NVIDIA GPU, the driver's Vulkan part (libGLX_nvidia) also needs the GL dispatch",
+  "libraries: apt-get install libvulkan1 libglvnd0 libglx0 (VK_LOADER_DEBUG=error shows why).",
 ].join("\n");
 
 /** No adapter: the message says what to install. */

@@ -8,7 +8,7 @@
 #   app/node_modules/webgpu    dawn.node (xz), @resvg/resvg-js (+ native binding, xz),
 #   app/node_modules/@iconify-json/<set>   package.json + icons.json without SVG bodies
 #   emoji-32.tar.xz            the 32×32 raster cache of every set (no SVG rendering there)
-#   debs/                      the Vulkan loader (libvulkan1), unpacked there with dpkg -x
+#   debs/                      the Vulkan loader and glvnd (NVIDIA's ICD needs it), dpkg -x there
 # The SVG bodies stay behind, so the run there sets CLD_EMOJI_CACHE_ONLY: an icon missing
 # from the cache is an error, never an empty image.
 set -euo pipefail
@@ -52,7 +52,11 @@ echo "device-kit: emoji raster cache, Node, Vulkan loader"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/cld"
 tar -C "$cache" -cf - $(cd "$cache" && ls emoji/*-32.bin emoji/*-32.json) | xz -T0 -6 >"$kit/emoji-32.tar.xz"
 xz -T0 -6 -c "$(readlink -f "$(command -v node)")" >"$kit/node.xz"
-(cd "$kit/debs" && { apt-get download libvulkan1 >/dev/null 2>&1 || { apt-get update -qq && apt-get download libvulkan1 >/dev/null; }; })
+# NVIDIA's Vulkan driver lives in libGLX_nvidia.so.0, which hands out no vkCreateInstance
+# without the GL vendor-neutral dispatch libraries (glvnd): the loader then reports "Found
+# no drivers" (seen on the lent H100, 2026-11-26). Take them along with the loader.
+debs="libvulkan1 libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2"
+(cd "$kit/debs" && { apt-get download $debs >/dev/null 2>&1 || { apt-get update -qq && apt-get download $debs >/dev/null; }; })
 
 du -sh "$kit"
 echo "device-kit: done; the GPU run carries it: run(command: 'bash scripts/device-pretrain.sh', carry: ['$kit'])"

@@ -56,12 +56,15 @@ function linearTicks(lo: number, hi: number): number[] {
   return out;
 }
 
-const fmt = (v: number) =>
-  v === 0
-    ? "0"
-    : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3
-      ? v.toExponential(0)
-      : String(Number(v.toPrecision(3)));
+/** Tick label: whole numbers as such (step 15000, not "2e+4"), else 3 significant digits. */
+export function formatTick(v: number): string {
+  const a = Math.abs(v);
+  if (v === 0) return "0";
+  if (Number.isInteger(v) && a < 1e7) return String(v);
+  if (a >= 1e4 || a < 1e-3) return Number(v.toPrecision(3)).toExponential();
+  return String(Number(v.toPrecision(3)));
+}
+const fmt = formatTick;
 
 /** Indices of at most `max` evenly spaced points, always keeping the last. */
 function thin(n: number, max: number): number[] {

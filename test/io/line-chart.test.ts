@@ -1,8 +1,18 @@
 // Training curves: the smoothing, the choice of a log axis, and the SVG they end up in.
 import { describe, expect, it } from "vitest";
-import { emaSmooth, lineChartSvg, wantsLogScale } from "../../runtime/io/line-chart.ts";
+import { emaSmooth, formatTick, lineChartSvg, wantsLogScale } from "../../runtime/io/line-chart.ts";
 
 describe("line chart", () => {
+  it("labels ticks so that neighbouring ticks read differently", () => {
+    // 10000/15000/20000 once all printed as 1e+4 or 2e+4.
+    expect([10000, 15000, 20000].map(formatTick)).toEqual(["10000", "15000", "20000"]);
+    expect([0, 0.05, 0.15, 1, 2.5].map(formatTick)).toEqual(["0", "0.05", "0.15", "1", "2.5"]);
+    expect(formatTick(0.0001)).toBe("1e-4");
+    expect(formatTick(0.00015)).toBe("1.5e-4");
+    expect(formatTick(12345.6)).toBe("1.23e+4");
+    expect(formatTick(3e8)).toBe("3e+8");
+  });
+
   it("smooths with a bias-corrected EMA (the first value is kept, not pulled to 0)", () => {
     const s = emaSmooth([4, 0, 0], 0.5);
     // sums 2, 1, 0.5 over weights 0.5, 0.75, 0.875
