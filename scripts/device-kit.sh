@@ -8,7 +8,7 @@
 #   app/node_modules/webgpu    dawn.node (xz), @resvg/resvg-js (+ native binding, xz),
 #   app/node_modules/@iconify-json/<set>   package.json + icons.json without SVG bodies
 #   emoji-32.tar.xz            the 32×32 raster cache of every set (no SVG rendering there)
-#   debs/                      the Vulkan loader and glvnd (NVIDIA's ICD needs it), dpkg -x there
+#   debs/                      Vulkan loader, glvnd (NVIDIA's ICD needs it), a font; dpkg -x there
 # The SVG bodies stay behind, so the run there sets CLD_EMOJI_CACHE_ONLY: an icon missing
 # from the cache is an error, never an empty image.
 set -euo pipefail
@@ -55,7 +55,8 @@ xz -T0 -6 -c "$(readlink -f "$(command -v node)")" >"$kit/node.xz"
 # NVIDIA's Vulkan driver lives in libGLX_nvidia.so.0, which hands out no vkCreateInstance
 # without the GL vendor-neutral dispatch libraries (glvnd): the loader then reports "Found
 # no drivers" (seen on the lent H100, 2026-11-26). Take them along with the loader.
-debs="libvulkan1 libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2"
+# fonts-dejavu-core: that machine has no fonts, and resvg draws charts without labels then.
+debs="libvulkan1 libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2 fonts-dejavu-core"
 (cd "$kit/debs" && { apt-get download $debs >/dev/null 2>&1 || { apt-get update -qq && apt-get download $debs >/dev/null; }; })
 
 du -sh "$kit"

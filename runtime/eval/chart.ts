@@ -1,7 +1,10 @@
 // Line charts as SVG, rendered to PNG with resvg: the eval's score-vs-task panels (a line per
 // concept from the task that learned it on, plus the average over the concepts learned so
 // far) and, from the same drawing code, any set of named series (the benchmark's methods).
+import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
+import { homedir } from "node:os";
+import { join } from "node:path";
 
 export interface ChartPanel {
   title: string;
@@ -132,8 +135,34 @@ export function lineChartSvg(panels: LinePanel[], xLabel: string): string {
   return out.join("\n") + "\n";
 }
 
+/** Where resvg (fontdb) looks for system fonts, per platform. */
+export const SYSTEM_FONT_DIRS = [
+  "/usr/share/fonts",
+  "/usr/local/share/fonts",
+  join(homedir(), ".fonts"),
+  join(homedir(), ".local/share/fonts"),
+  "/System/Library/Fonts",
+  "/Library/Fonts",
+  "C:\\Windows\\Fonts",
+];
+
+/** True when one of `dirs` holds anything (resvg draws no text at all without fonts). */
+export function hasSystemFonts(dirs: readonly string[] = SYSTEM_FONT_DIRS): boolean {
+  return dirs.some((d) => existsSync(d) && readdirSync(d).length > 0);
+}
+
+let fontsChecked = false;
+
 /** Renders an SVG to PNG bytes with @resvg/resvg-js (system fonts for the text). */
 export function svgToPng(svg: string): Uint8Array {
+  if (!fontsChecked) {
+    fontsChecked = true;
+    if (!hasSystemFonts())
+      console.warn(
+        "cld: no system fonts found, so PNG charts are drawn without labels (the .svg beside " +
+          "each keeps them); on Debian: apt-get install fonts-dejavu-core",
+      );
+  }
   const require = createRequire(import.meta.url);
   const { Resvg } = require("@resvg/resvg-js") as typeof import("@resvg/resvg-js");
   return new Resvg(svg, { background: "white", font: { loadSystemFonts: true } }).render().asPng();
