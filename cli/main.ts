@@ -24,7 +24,7 @@ Usage:
                                               checkpoint and exit 130); see cldc train --help
   cldc explain PROGRAM.cld [--step NAME] [--profile]
                                               the compiled step as a table of kernels
-  cldc sample CHECKPOINT --prompt TEXT -o GRID.png [--n 16] [--steps 50] [--guidance 3] [--seed 1] [--sampler ddim|ddpm] [--no-ema]
+  cldc sample CHECKPOINT --prompt TEXT -o GRID.png [--n 16] [--steps 50] [--guidance 3] [--seed 1] [--sampler ddim|ddpm] [--scale 4] [--no-ema]
                                               draw images from a trained model (classifier-free guidance)
   cldc eval RUN_DIR [--n 8] [--steps 20] [--guidance 3] [--seed 0] [--base CHECKPOINT]
                                               score a C-LoRA run's per-task snapshots (judge accuracy,

@@ -18,7 +18,7 @@ import { emojiTokenizer, MAX_TOKENS } from "../data/emoji-text.ts";
 import { TokenizerError } from "../data/tokenizer.ts";
 import { loadCheckpoint, type HostState } from "../runtime/checkpoint.ts";
 import { Gpu } from "../runtime/gpu.ts";
-import { imageGrid, writePng } from "../runtime/io/png.ts";
+import { imageGrid, upscaleNearest, writePng } from "../runtime/io/png.ts";
 import { formatDuration, Progress } from "../runtime/io/progress.ts";
 import { readSafetensorsHeader, SafetensorsError } from "../runtime/io/safetensors.ts";
 import { gridShape, SAMPLERS, type SamplerKind } from "../runtime/sampler.ts";
@@ -27,7 +27,7 @@ import { Session } from "../runtime/session.ts";
 import { inputFile, intOption, parse, UsageError } from "./args.ts";
 
 export const SAMPLE_USAGE =
-  'usage: cldc sample CHECKPOINT --prompt "TEXT" -o GRID.png [--n 16] [--steps 50] [--guidance 3] [--seed 1] [--sampler ddim|ddpm] [--no-ema]';
+  'usage: cldc sample CHECKPOINT --prompt "TEXT" -o GRID.png [--n 16] [--steps 50] [--guidance 3] [--seed 1] [--sampler ddim|ddpm] [--scale 4] [--no-ema]';
 
 /** The step `cldc sample` calls: denoise(x: [B, C, S, S], t: [B], tokens: i32[B, T]) -> ε. */
 const STEP = "denoise";
@@ -46,6 +46,7 @@ export async function cmdSample(argv: string[], _sources: Map<string, string>): 
       guidance: { type: "string" },
       seed: { type: "string" },
       sampler: { type: "string" },
+      scale: { type: "string" },
       "no-ema": { type: "boolean", default: false },
     },
     usage,
@@ -57,6 +58,9 @@ export async function cmdSample(argv: string[], _sources: Map<string, string>): 
   const steps = intOption(values.steps, "--steps", 50, 1);
   const seed = intOption(values.seed, "--seed", 1);
   const guidance = numberOption(values.guidance, "--guidance", 3);
+  // Pixels per image pixel in the PNG: 32×32 samples are stamps at 1.
+  const scale = intOption(values.scale, "--scale", 4, 1);
+  if (scale > 16) throw new UsageError(`--scale must be at most 16, got ${scale}`);
   const sampler = (values.sampler ?? "ddim") as SamplerKind;
   if (!SAMPLERS.includes(sampler))
     throw new UsageError(`--sampler must be ${SAMPLERS.join(" or ")}, got '${values.sampler}'`);
@@ -168,15 +172,13 @@ export async function cmdSample(argv: string[], _sources: Map<string, string>): 
     const secs = (performance.now() - ts) / 1000;
 
     const { rows, cols } = gridShape(n);
-    const grid = imageGrid(images, {
-      rows,
-      cols,
-      size: io.size,
-      channels: io.channels,
-    });
+    const grid = upscaleNearest(
+      imageGrid(images, { rows, cols, size: io.size, channels: io.channels }),
+      scale,
+    );
     writePng(out, grid.data, grid.width, grid.height);
     console.log(
-      `wrote ${values.out}: ${n} image${n === 1 ? "" : "s"} of ${io.size}×${io.size} in a ${cols}×${rows} grid (${grid.width}×${grid.height}); ` +
+      `wrote ${values.out}: ${n} image${n === 1 ? "" : "s"} of ${io.size}×${io.size} in a ${cols}×${rows} grid (${grid.width}×${grid.height}${scale > 1 ? `, pixels ×${scale}` : ""}); ` +
         `${steps} steps in ${formatDuration(secs)} (${(n / secs).toFixed(2)} images/s), ${formatDuration((performance.now() - t0) / 1000)} in all`,
     );
     return 0;

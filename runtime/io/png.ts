@@ -231,3 +231,21 @@ export function imageGrid(images: readonly Float32Array[], opts: GridOptions): R
   });
   return { data, width, height };
 }
+
+/** Each pixel as a k×k block (nearest neighbour): 32×32 samples are too small to look at. */
+export function upscaleNearest(img: RgbImage, k: number): RgbImage {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`upscaleNearest: scale ${k}`);
+  if (k === 1) return img;
+  const { width: w, height: h } = img;
+  const W = w * k;
+  const H = h * k;
+  const data = new Float32Array(3 * W * H);
+  for (let c = 0; c < 3; c++) {
+    for (let Y = 0; Y < H; Y++) {
+      const src = c * w * h + Math.floor(Y / k) * w;
+      const dst = c * W * H + Y * W;
+      for (let X = 0; X < W; X++) data[dst + X] = img.data[src + Math.floor(X / k)];
+    }
+  }
+  return { data, width: W, height: H };
+}

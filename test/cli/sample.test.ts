@@ -176,6 +176,8 @@ describe("cldc sample: bad input", () => {
     expect(fails(["--seed", "abc"])).toBe("cldc: --seed expects an integer, got 'abc'");
     expect(fails(["--guidance", "abc"])).toBe("cldc: --guidance expects a number, got 'abc'");
     expect(fails(["--guidance", "1.5x"])).toBe("cldc: --guidance expects a number, got '1.5x'");
+    expect(fails(["--scale", "0"])).toBe("cldc: --scale must be >= 1, got 0");
+    expect(fails(["--scale", "17"])).toBe("cldc: --scale must be at most 16, got 17");
     expect(fails(["--sampler", "euler"])).toBe("cldc: --sampler must be ddim or ddpm, got 'euler'");
   });
 });
@@ -193,10 +195,10 @@ describe("cldc sample: end to end", () => {
       /^PretrainInit: [\d,]+ parameters, EMA weights for (\d+) of \1 parameters; \d+ kernels on /m,
     );
     expect(ra.stdout).toMatch(/^sample \(ddim\) \[#+\] 2\/2 /m);
-    expect(ra.stdout).toContain(`wrote ${a}: 2 images of 16×16 in a 2×1 grid (38×20)`);
+    expect(ra.stdout).toContain(`wrote ${a}: 2 images of 16×16 in a 2×1 grid (152×80, pixels ×4)`);
     const png = decodePngBytes(readFileSync(a));
-    // 2 columns × (16 + 2 padding) + 2, 1 row.
-    expect([png.width, png.height, png.channels]).toEqual([38, 20, 3]);
+    // 2 columns × (16 + 2 padding) + 2, 1 row; each pixel a 4×4 block by default.
+    expect([png.width, png.height, png.channels]).toEqual([152, 80, 3]);
     // Not a blank image: the two samples have structure.
     const lo = Math.min(...png.data);
     const hi = Math.max(...png.data);
@@ -215,11 +217,16 @@ describe("cldc sample: end to end", () => {
       "--sampler",
       "ddpm",
       "--no-ema",
+      "--scale",
+      "1",
       "-o",
       c,
     ]);
     expect(rc.status, rc.stderr).toBe(0);
     expect(rc.stdout).toContain("raw weights (--no-ema)");
+    expect(rc.stdout).toContain(`wrote ${c}: 2 images of 16×16 in a 2×1 grid (38×20);`);
+    const pc = decodePngBytes(readFileSync(c));
+    expect([pc.width, pc.height]).toEqual([38, 20]);
     expect(readFileSync(c).equals(readFileSync(a))).toBe(false);
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-") || f.includes(".probe"))).toEqual([]);
   }, 600_000);

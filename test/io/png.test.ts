@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decode, encode } from "fast-png";
 import { describe, expect, it } from "vitest";
-import { decodePngBytes, imageGrid, readPng, writePng } from "../../runtime/io/png.ts";
+import {
+  decodePngBytes,
+  imageGrid,
+  readPng,
+  upscaleNearest,
+  writePng,
+} from "../../runtime/io/png.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cld-png-"));
 
@@ -97,5 +103,18 @@ describe("png", () => {
     const p = join(dir, "grid.png");
     writePng(p, labelled.data, labelled.width, labelled.height);
     expect(readPng(p).width).toBe(labelled.width);
+  });
+
+  it("upscales by repeating each pixel as a k×k block", () => {
+    // 2×1 image: pixel (0,0) = (r .1, g .2, b .3), pixel (1,0) = (.4, .5, .6); CHW.
+    const img = { data: Float32Array.from([0.1, 0.4, 0.2, 0.5, 0.3, 0.6]), width: 2, height: 1 };
+    const up = upscaleNearest(img, 3);
+    expect([up.width, up.height]).toEqual([6, 3]);
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < 3; y++)
+        for (let x = 0; x < 6; x++)
+          expect(up.data[c * 18 + y * 6 + x]).toBeCloseTo(img.data[c * 2 + (x < 3 ? 0 : 1)], 7);
+    expect(upscaleNearest(img, 1)).toBe(img);
+    expect(() => upscaleNearest(img, 0)).toThrow(/scale 0/);
   });
 });
