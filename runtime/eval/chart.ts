@@ -148,7 +148,13 @@ export const SYSTEM_FONT_DIRS = [
 
 /** True when one of `dirs` holds anything (resvg draws no text at all without fonts). */
 export function hasSystemFonts(dirs: readonly string[] = SYSTEM_FONT_DIRS): boolean {
-  return dirs.some((d) => existsSync(d) && readdirSync(d).length > 0);
+  return dirs.some((d) => {
+    try {
+      return existsSync(d) && readdirSync(d).length > 0;
+    } catch {
+      return false; // a file or an unreadable folder holds no fonts for us
+    }
+  });
 }
 
 let fontsChecked = false;

@@ -16,6 +16,7 @@ describe("system font check", () => {
   it("finds no fonts in missing or empty folders", () => {
     expect(hasSystemFonts([join(root, "missing")])).toBe(false);
     expect(hasSystemFonts([empty, join(root, "missing")])).toBe(false);
+    expect(hasSystemFonts([join(full, "truetype", "X.ttf")])).toBe(false); // a file, not a folder
   });
   it("finds fonts when any folder holds something", () => {
     expect(hasSystemFonts([empty, full])).toBe(true);
