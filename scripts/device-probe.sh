@@ -8,7 +8,7 @@ source scripts/device-setup.sh
 ls -la /dev/nvidia* /dev/dri 2>&1 | head
 echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
 cd "$kit/app"
-cat > /tmp/probe.mjs <<'JS'
+cat > probe.mjs <<'JS'
 import { create, globals } from "webgpu";
 Object.assign(globalThis, globals);
 for (const flags of [[], ["backend=vulkan"], ["backend=vulkan", "adapter=NVIDIA"]]) {
@@ -19,5 +19,4 @@ for (const flags of [[], ["backend=vulkan"], ["backend=vulkan", "adapter=NVIDIA"
   } catch (e) { console.log(JSON.stringify(flags), "threw", String(e)); }
 }
 JS
-cp /tmp/probe.mjs ./probe.mjs
 VK_LOADER_DEBUG=error,warn,info $node ./probe.mjs 2>&1 | grep -v "^$" | head -60

@@ -64,7 +64,6 @@ export function formatTick(v: number): string {
   if (a >= 1e4 || a < 1e-3) return Number(v.toPrecision(3)).toExponential();
   return String(Number(v.toPrecision(3)));
 }
-const fmt = formatTick;
 
 /** Indices of at most `max` evenly spaced points, always keeping the last. */
 function thin(n: number, max: number): number[] {
@@ -118,12 +117,14 @@ export function lineChartSvg(series: readonly CurveSeries[], opts: LineChartOpti
       const y = Y(v).toFixed(1);
       out.push(
         `<line x1="${m.l}" x2="${m.l + pw}" y1="${y}" y2="${y}" stroke="#e5e5e5"/>`,
-        `<text x="${m.l - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${fmt(v)}</text>`,
+        `<text x="${m.l - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${formatTick(v)}</text>`,
       );
     }
     for (const v of linearTicks(x0, x1)) {
       const x = X(v).toFixed(1);
-      out.push(`<text x="${x}" y="${oy + H - m.b + 16}" text-anchor="middle">${fmt(v)}</text>`);
+      out.push(
+        `<text x="${x}" y="${oy + H - m.b + 16}" text-anchor="middle">${formatTick(v)}</text>`,
+      );
     }
     out.push(
       `<rect x="${m.l}" y="${oy + m.t}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`,
