@@ -36,7 +36,7 @@ if (process.env.CLD_STEP_COMPILE_CHILD) {
   const t3 = performance.now();
   await ex.run(feeds);
   const t4 = performance.now();
-  const distinct = new Set(s.plan.kernels.map((k) => k.wgsl)).size;
+  const distinct = new Set(s.plan.kernels.map((k) => k.source)).size;
   console.log(
     JSON.stringify({
       kernels: s.plan.kernels.length,

@@ -1,6 +1,7 @@
 // Command-line parsing on node:util's parseArgs, with errors phrased for people.
 import { statSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { DEVICE_CHOICES, type DeviceChoice, isDeviceChoice } from "../runtime/device.ts";
 
 export class UsageError extends Error {}
 /** `cldc CMD --help` / `-h`: the message is the command's usage, printed to stdout (exit 0). */
@@ -58,4 +59,12 @@ export function inputFile(path: string): string {
   }
   if (!ok) throw new UsageError(`no such file: ${path}`);
   return path;
+}
+
+/** `--device auto|gpu|cpu|lavapipe` (default: $CLD_DEVICE, else Dawn's adapter as before). */
+export function deviceOption(v: string | undefined): DeviceChoice {
+  const s = v ?? process.env.CLD_DEVICE ?? "lavapipe";
+  if (!isDeviceChoice(s))
+    throw new UsageError(`--device expects one of ${DEVICE_CHOICES.join(", ")}, got '${s}'`);
+  return s;
 }

@@ -1,10 +1,12 @@
 // `cldc check` and `cldc compile`.
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { check, compile, load } from "../compiler/compile.ts";
 import { CompileError, formatDiagnostics } from "../compiler/diagnostics.ts";
 import { irText } from "../compiler/ir-text.ts";
 import type { Plan } from "../compiler/plan.ts";
+import { C_HEADERS, renderStep } from "../compiler/c/render-step.ts";
+import { HEADER_DIR } from "../runtime/native/build.ts";
 import { inputFile, parse, settings, UsageError } from "./args.ts";
 
 /** Whether the WGSL should use subgroup operations: asked of the adapter when there is one. */
@@ -53,7 +55,7 @@ function safeSources(file: string): Map<string, string> {
 
 export async function cmdCompile(argv: string[], _sources: Map<string, string>): Promise<number> {
   const usage =
-    "usage: cldc compile FILE.cld -o DIR [--emit wgsl,ir,plan] [--set name=value ...] [--program NAME] [--target subgroups|plain]";
+    "usage: cldc compile FILE.cld -o DIR [--emit wgsl,ir,plan,c] [--set name=value ...] [--program NAME] [--target subgroups|plain]";
   const { values, positionals } = parse(
     argv,
     {
@@ -69,8 +71,8 @@ export async function cmdCompile(argv: string[], _sources: Map<string, string>):
   inputFile(positionals[0]);
   const emit = new Set(values.emit!.split(",").map((s) => s.trim()));
   for (const e of emit)
-    if (!["wgsl", "ir", "plan"].includes(e))
-      throw new UsageError(`--emit takes wgsl, ir and/or plan, got '${e}'`);
+    if (!["wgsl", "ir", "plan", "c"].includes(e))
+      throw new UsageError(`--emit takes wgsl, ir, plan and/or c, got '${e}'`);
   if (values.target !== undefined && !["subgroups", "plain"].includes(values.target))
     throw new UsageError(`--target takes subgroups or plain, got '${values.target}'`);
   const target = values.target
@@ -85,7 +87,7 @@ export async function cmdCompile(argv: string[], _sources: Map<string, string>):
     mkdirSync(dir, { recursive: true });
     if (emit.has("wgsl")) {
       for (const k of step.plan.kernels) {
-        writeFileSync(join(dir, `${k.name}.wgsl`), kernelHeader(k, c.loaded.sources) + k.wgsl);
+        writeFileSync(join(dir, `${k.name}.wgsl`), kernelHeader(k, c.loaded.sources) + k.source);
         written.push(join(dir, `${k.name}.wgsl`));
       }
     }
@@ -98,11 +100,47 @@ export async function cmdCompile(argv: string[], _sources: Map<string, string>):
       written.push(join(dir, "plan.json"));
     }
   }
+  if (emit.has("c"))
+    written.push(...emitC(positionals[0], settings(values.set), values.program, out));
   const kernels = [...c.steps.values()].reduce((s, x) => s + x.plan.kernels.length, 0);
   console.log(
     `compiled ${c.program.name}: ${c.steps.size} step${c.steps.size === 1 ? "" : "s"}, ${kernels} kernels, ${written.length} files in ${out}`,
   );
   return 0;
+}
+
+/**
+ * The native target's C++: one translation unit per step (STEP/step.cpp, each kernel with
+ * the same header as its WGSL file) and the kernel library it includes (include/).
+ */
+function emitC(
+  file: string,
+  set: Map<string, string>,
+  program: string | undefined,
+  out: string,
+): string[] {
+  const c = compile(file, set, { subgroups: false, language: "c" }, program);
+  const written: string[] = [];
+  const inc = join(out, "include");
+  mkdirSync(inc, { recursive: true });
+  for (const h of C_HEADERS) {
+    copyFileSync(join(HEADER_DIR, h), join(inc, h));
+    written.push(join(inc, h));
+  }
+  for (const [name, step] of c.steps) {
+    const dir = join(out, name);
+    mkdirSync(dir, { recursive: true });
+    const plan = {
+      ...step.plan,
+      kernels: step.plan.kernels.map((k) => ({
+        ...k,
+        source: kernelHeader(k, c.loaded.sources) + k.source,
+      })),
+    };
+    writeFileSync(join(dir, "step.cpp"), renderStep(plan, name).source);
+    written.push(join(dir, "step.cpp"));
+  }
+  return written;
 }
 
 export function kernelHeader(k: Plan["kernels"][number], sources: Map<string, string>): string {

@@ -82,7 +82,7 @@ export async function cmdExplain(argv: string[], _sources: Map<string, string>):
 async function profile(gpu: Gpu, p: Plan): Promise<{ ms: number; perKernel: number[] | null }> {
   const buffers = p.buffers.map((b) => gpu.createBuffer(b.bytes, b.name));
   const dispatches = p.kernels.map((k) => {
-    const pipeline = gpu.pipeline(k.wgsl, k.name);
+    const pipeline = gpu.pipeline(k.source, k.name);
     const bindings = k.bindings.map((b) =>
       "buffer" in b ? buffers[b.buffer] : gpu.uniformBuffer(new Uint32Array(b.uniform), k.name),
     );

@@ -2,7 +2,8 @@
 // and an exit code (1: bad input, 2: runtime failure, 3: no GPU adapter), never a stack
 // trace (set CLD_DEBUG=1 to see one).
 import { readFileSync } from "node:fs";
-import { CompileError, formatDiagnostics } from "../compiler/diagnostics.ts";
+import { fileURLToPath } from "node:url";
+import { CompileError, didYouMean, formatDiagnostics } from "../compiler/diagnostics.ts";
 import { GpuError, GpuUnavailableError } from "../runtime/gpu.ts";
 import { ResumeError } from "../runtime/session.ts";
 import { HelpRequest, UsageError } from "./args.ts";
@@ -36,6 +37,8 @@ Usage:
 
 Exit codes: 0 ok, 1 bad input (diagnostics printed), 2 runtime failure, 3 no GPU adapter.
 Docs: docs/language.md (the language), docs/ops.md (every op).`;
+
+const COMMANDS = ["check", "compile", "train", "explain", "sample", "eval", "compare", "fmt", "help"];
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -71,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
       case "fmt": // loaded on demand: prettier is not needed by the other commands
         return await (await import("./fmt-command.ts")).cmdFmt(rest);
       default:
-        console.error(`cldc: unknown command '${cmd}'\n\n${HELP}`);
+        console.error(`cldc: unknown command '${cmd}'${didYouMean(cmd, COMMANDS)}\n\n${HELP}`);
         return 1;
     }
   } catch (e) {
@@ -104,6 +107,16 @@ export function report(e: unknown, sources: Map<string, string>): number {
     return 2;
   }
   const err = e as NodeJS.ErrnoException;
+  const pkg =
+    err?.code === "ERR_MODULE_NOT_FOUND" && /Cannot find package '([^']+)'/.exec(err.message);
+  if (pkg) {
+    // A dependency loaded on demand (prettier for `cldc fmt`) that `npm ci` did not install.
+    const root = fileURLToPath(new URL("..", import.meta.url)).replace(/[\\/]$/, "");
+    console.error(
+      `cldc: dependencies are not installed (no package '${pkg[1]}'); run \`npm run setup\` (or \`npm ci\`) in ${root} first`,
+    );
+    return 1;
+  }
   if (err?.code === "ENOENT" && err.path) {
     console.error(`cldc: no such file: ${err.path}`);
     return 1;

@@ -1,14 +1,15 @@
 // `cldc train`: compile a program, open the device, run (or resume) it.
 import { basename, join } from "node:path";
 import { compile } from "../compiler/compile.ts";
-import { Gpu } from "../runtime/gpu.ts";
+import { openDevice } from "../runtime/device.ts";
+import { nativeCacheDir } from "../runtime/native/build.ts";
 import { formatDuration } from "../runtime/io/progress.ts";
 import { MetricsLog } from "../runtime/metrics-log.ts";
 import { Session, StoppedError } from "../runtime/session.ts";
-import { inputFile, intOption, parse, settings, UsageError } from "./args.ts";
+import { deviceOption, inputFile, intOption, parse, settings, UsageError } from "./args.ts";
 import { programSettingsHelp } from "./program-settings.ts";
 
-export const TRAIN_USAGE = `usage: cldc train PROGRAM.cld [--set name=value ...] [--run-dir DIR] [--seed N] [--fresh] [--checkpoint-every SECONDS] [--checkpoint-steps N] [--debug-nans] [--program NAME]
+export const TRAIN_USAGE = `usage: cldc train PROGRAM.cld [--set name=value ...] [--run-dir DIR] [--seed N] [--fresh] [--checkpoint-every SECONDS] [--checkpoint-steps N] [--debug-nans] [--program NAME] [--device auto|gpu|cpu|lavapipe]
 
 Runs the program's run block, resuming from RUN_DIR/checkpoint.safetensors when it exists.
   --set name=value        override a program setting (repeatable)
@@ -21,6 +22,9 @@ Runs the program's run block, resuming from RUN_DIR/checkpoint.safetensors when 
   --debug-nans            on a NaN/Inf logged value, re-run the step kernel by kernel and
                           name the kernel and source line that produced it
   --program NAME          which program of the file to run (when it defines several)
+  --device D              auto: a GPU if Dawn has one, else the native C++ target; gpu; cpu
+                          (native C++, built with the system compiler); lavapipe (Dawn's
+                          adapter, software or not). Default: $CLD_DEVICE, else lavapipe
 Ctrl-C or SIGTERM finishes the step in progress, writes a checkpoint and exits 130
 (a second Ctrl-C quits at once, without a checkpoint); run the same command to resume.`;
 
@@ -46,6 +50,7 @@ export async function cmdTrain(argv: string[], sources: Map<string, string>): Pr
       "checkpoint-steps": { type: "string" },
       "debug-nans": { type: "boolean", default: false },
       program: { type: "string" },
+      device: { type: "string" },
     },
     usage,
     trainHelp(argv),
@@ -55,13 +60,14 @@ export async function cmdTrain(argv: string[], sources: Map<string, string>): Pr
   // Options are checked before any work (a GPU is not opened for a typo).
   const checkpointSeconds = intOption(values["checkpoint-every"], "--checkpoint-every", 120);
   const checkpointSteps = intOption(values["checkpoint-steps"], "--checkpoint-steps", 0);
+  const device = deviceOption(values.device);
   const t0 = performance.now();
-  const gpu = await Gpu.open();
+  const gpu = await openDevice(device);
   try {
     const c = compile(
       file,
       settings(values.set),
-      { subgroups: gpu.hasSubgroups, limits: gpu.bufferLimits },
+      { ...gpu.target, limits: gpu.bufferLimits },
       values.program,
     );
     for (const [k, v] of c.loaded.sources) sources.set(k, v); // run-block errors quote their line
@@ -82,10 +88,12 @@ export async function cmdTrain(argv: string[], sources: Map<string, string>): Pr
     // The driver JITs each pipeline at its first dispatch, so a cold first step can take
     // minutes on lavapipe with nothing else to show for it: say so before it starts.
     const pipelines = new Set(
-      [...c.steps.values()].flatMap((x) => x.plan.kernels.map((k) => k.wgsl)),
+      [...c.steps.values()].flatMap((x) => x.plan.kernels.map((k) => k.source)),
     );
     console.log(
-      `first calls compile ${pipelines.size} distinct pipelines in the driver (on lavapipe ~1 s each with a cold shader cache, milliseconds once cached)`,
+      gpu.kind === "native"
+        ? `each step is built once with the system C++ compiler (seconds; cached afterwards in ${nativeCacheDir()})`
+        : `first calls compile ${pipelines.size} distinct pipelines in the driver (on lavapipe ~1 s each with a cold shader cache, milliseconds once cached)`,
     );
     // RUN_DIR/metrics.jsonl gets every step's logged values; loss.svg/png are redrawn at
     // every checkpoint and at the end. A plot that fails to render never stops training.

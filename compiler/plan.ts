@@ -7,6 +7,8 @@ import { type Graph, type IrNode, numel, sameShape } from "./ir.ts";
 import { getOp } from "./ops/index.ts";
 import { dispatch1d, fusedEpilogue, fusedKernel } from "./codegen/fused.ts";
 import { heavyKernel, type Target } from "./codegen/heavy.ts";
+import { fusedEpilogueC, fusedFunctionC } from "./c/fused-c.ts";
+import { heavyFunctionC } from "./c/heavy-c.ts";
 
 export type BufferKind = "param" | "input" | "temp" | "output";
 
@@ -24,7 +26,8 @@ export type PlanBinding = { buffer: number } | { uniform: number[] };
 
 export interface PlanKernel {
   name: string;
-  wgsl: string;
+  /** WGSL (entry point `main`) or, for the C target, a C++ function named `name`. */
+  source: string;
   bindings: PlanBinding[];
   workgroups: [number, number, number];
   /** The IR ops computed by this kernel and where they were written. */
@@ -35,6 +38,8 @@ export interface PlanKernel {
 }
 
 export interface Plan {
+  /** What the kernels are written in: WGSL for Dawn, C++ for the native CPU target. */
+  language: "wgsl" | "c";
   buffers: PlanBuffer[];
   kernels: PlanKernel[];
   /** After all kernels: copy `from` into `to` (parameter and optimizer-state updates). */
@@ -243,7 +248,18 @@ export function buildPlan(g: Graph, target: Target): Plan {
     if (root !== n.id) continue; // an alias; resolved at binding time
     const kernelIndex = counter++;
     const hostId = HEAVY.has(n.op) ? n.id : epilogueOf.get(n.id);
-    if (hostId !== undefined) {
+    if (target.language === "c") {
+      kernels.push(
+        lowerC(
+          g,
+          n,
+          hostId,
+          (id) => mat.has(id),
+          kernelIndex,
+          (id) => aliasOf(g, mat, id),
+        ),
+      );
+    } else if (hostId !== undefined) {
       const host = g.node(hostId);
       const ep = hostId !== n.id ? fusedEpilogue(g, hostId, n.id, (id) => mat.has(id)) : null;
       const h = heavyKernel(
@@ -262,7 +278,7 @@ export function buildPlan(g: Graph, target: Target): Plan {
         : [];
       kernels.push({
         name: `k${String(kernelIndex).padStart(3, "0")}_${[host.op, ...uniqueOps(chainNodes).filter((o) => o !== host.op)].slice(0, 4).join("_")}`,
-        wgsl: h.wgsl,
+        source: h.wgsl,
         bindings: [
           ...h.bindings.map((b) =>
             b.kind === "value"
@@ -289,7 +305,7 @@ export function buildPlan(g: Graph, target: Target): Plan {
       );
       kernels.push({
         name: kernelName(kernelIndex, uniqueOps([...opsIn, n])),
-        wgsl: f.wgsl,
+        source: f.wgsl,
         bindings: [...reads.map((r) => ({ buffer: r })), { buffer: n.id }, { uniform: f.uniform }],
         workgroups: dispatch1d(f.threads),
         ops: uniqueOps([...opsIn, n]),
@@ -371,7 +387,71 @@ export function buildPlan(g: Graph, target: Target): Plan {
     buffer: resolve(v),
     dtype: g.type(v).dtype,
   }));
-  return { buffers, kernels: planKernels, copies, outputs, lifetimes };
+  return {
+    language: target.language ?? "wgsl",
+    buffers,
+    kernels: planKernels,
+    copies,
+    outputs,
+    lifetimes,
+  };
+}
+
+/** The C target's kernel for materialized value `n`: parameters are its buffers, in order. */
+function lowerC(
+  g: Graph,
+  n: IrNode,
+  hostId: number | undefined,
+  materialized: (id: number) => boolean,
+  index: number,
+  alias: (id: number) => number,
+): PlanKernel & { reads: number[]; out: number } {
+  const pad = String(index).padStart(3, "0");
+  if (hostId !== undefined) {
+    const host = g.node(hostId);
+    const ep = hostId !== n.id ? fusedEpilogueC(g, hostId, n.id, materialized) : null;
+    const chainNodes = ep
+      ? ep.inlined.map((i) => g.node(i)).filter((x) => getOp(x.op).kind !== "view")
+      : [];
+    const ops = [host.op, ...uniqueOps(chainNodes).filter((o) => o !== host.op)];
+    const name = `k${pad}_${ops.slice(0, 4).join("_")}`;
+    const h = heavyFunctionC(g, host, n.type.dtype, ep, name);
+    const reads = [...h.reads, ...(ep?.reads ?? [])].map(alias);
+    const operands = h.reads.map(alias);
+    const epReads = (ep?.reads ?? []).map(alias);
+    return {
+      name,
+      source: h.code,
+      bindings: [...operands, n.id, ...epReads].map((buffer) => ({ buffer })),
+      workgroups: [1, 1, 1],
+      ops,
+      locs: uniqueLocs([host, ...chainNodes]),
+      flops: h.flops,
+      bytes: 0,
+      reads,
+      out: n.id,
+    };
+  }
+  // The name needs the inlined ops, which only the emitter knows: render, then rename.
+  const f = fusedFunctionC(g, n.id, materialized, "KERNEL");
+  const opsIn = f.inlined
+    .map((i) => g.node(i))
+    .filter((x) => getOp(x.op).kind !== "view" || x.id === n.id);
+  const ops = uniqueOps([...opsIn, n]);
+  const name = kernelName(index, ops);
+  const reads = f.reads.map(alias);
+  return {
+    name,
+    source: f.code.replace("static void KERNEL(", `static void ${name}(`),
+    bindings: [...reads, n.id].map((buffer) => ({ buffer })),
+    workgroups: [1, 1, 1],
+    ops,
+    locs: uniqueLocs([...f.inlined.map((i) => g.node(i)), n]),
+    flops: f.elements * Math.max(1, opsIn.length),
+    bytes: 0,
+    reads,
+    out: n.id,
+  };
 }
 
 function bufferBytes(n: IrNode): number {

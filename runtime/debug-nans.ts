@@ -7,7 +7,8 @@ import type { SourceRange } from "../grammar/ast.ts";
 import { interpret, type Feeds } from "../compiler/interpret.ts";
 import type { Graph } from "../compiler/ir.ts";
 import type { Plan } from "../compiler/plan.ts";
-import type { HostTensor, NonFiniteSite, StepExecutor } from "./executor.ts";
+import type { HostTensor, NonFiniteSite } from "./executor.ts";
+import type { Executor } from "./device.ts";
 import type { ParamStore } from "./params.ts";
 
 /** Above this many FLOPs per step the CPU interpreter would take too long to wait for. */
@@ -84,7 +85,7 @@ export function describeNonFinite(
  * parameters the step started from, re-runs it kernel by kernel, then op by op.
  */
 export async function explainNonFinite(
-  ex: StepExecutor,
+  ex: Executor,
   graph: Graph,
   feeds: Map<string, HostTensor>,
   store: ParamStore,

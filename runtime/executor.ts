@@ -65,7 +65,7 @@ export class StepExecutor {
     readonly label: string,
   ) {
     this.buffers = plan.buffers.map((b) => {
-      if (b.kind === "param") return store.buffer(b.name);
+      if (b.kind === "param") return store.buffer(b.name) as GPUBuffer;
       const buf = gpu.createBuffer(
         b.bytes,
         b.kind === "input" ? b.name : `${label}:${b.kind}${b.index}`,
@@ -75,7 +75,7 @@ export class StepExecutor {
       return buf;
     });
     for (const k of plan.kernels) {
-      const pipeline = gpu.pipeline(k.wgsl, `${label}/${kernelWhere(k)}`);
+      const pipeline = gpu.pipeline(k.source, `${label}/${kernelWhere(k)}`);
       const bindings = k.bindings.map((b) =>
         "buffer" in b
           ? this.buffers[b.buffer]
@@ -273,7 +273,7 @@ export class StepExecutor {
       pass.dispatchWorkgroups(...x.workgroups);
       pass.end();
       d.queue.submit([enc.finish()]);
-      for (const slot of writtenBindings(k.wgsl)) {
+      for (const slot of writtenBindings(k.source)) {
         const binding = k.bindings[slot];
         if (!binding || !("buffer" in binding)) continue;
         if (this.plan.buffers[binding.buffer].dtype !== "f32") continue;

@@ -102,6 +102,7 @@ function prepareEnv(): void {
 }
 
 export class Gpu {
+  readonly kind = "webgpu" as const;
   private pipelines = new Map<string, GPUComputePipeline>();
   /** Error-scope results of pipeline creation not yet awaited. */
   private pending: Promise<GpuError | null>[] = [];
@@ -150,6 +151,10 @@ export class Gpu {
    */
   get hasSubgroups(): boolean {
     return this.device.features.has("subgroups") && this.subgroupMinSize >= 8;
+  }
+  /** What the compiler targets on this device. */
+  get target(): { subgroups: boolean; language: "wgsl" } {
+    return { subgroups: this.hasSubgroups, language: "wgsl" };
   }
   get hasTimestamps(): boolean {
     return this.device.features.has("timestamp-query");

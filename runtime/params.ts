@@ -4,7 +4,13 @@ import type { ParamInfo } from "../compiler/elab/params.ts";
 import { fans } from "../compiler/elab/params.ts";
 import { numel } from "../compiler/ir.ts";
 import { hashU32, randnAt } from "../compiler/ops/source.ts";
-import type { Gpu } from "./gpu.ts";
+import {
+  createDeviceBuffer,
+  type Device,
+  type DeviceBuffer,
+  readDeviceBuffer,
+  writeDeviceBuffer,
+} from "./device.ts";
 
 export function nameHash(name: string): number {
   let h = 2166136261;
@@ -58,24 +64,24 @@ function initFor(name: string, fallback: ParamInfo) {
 }
 
 export class ParamStore {
-  readonly buffers = new Map<string, GPUBuffer>();
+  readonly buffers = new Map<string, DeviceBuffer>();
 
   constructor(
-    private gpu: Gpu,
+    private gpu: Device,
     readonly infos: Map<string, ParamInfo>,
   ) {
     for (const info of infos.values()) {
-      this.buffers.set(info.name, gpu.createBuffer(numel(info.type.shape) * 4, info.name));
+      this.buffers.set(info.name, createDeviceBuffer(gpu, numel(info.type.shape) * 4, info.name));
     }
   }
 
   initialize(seed: number) {
     lookup = this.infos;
     for (const info of this.infos.values())
-      this.gpu.write(this.buffers.get(info.name)!, initialValue(info, seed));
+      writeDeviceBuffer(this.gpu, this.buffers.get(info.name)!, initialValue(info, seed));
   }
 
-  buffer(name: string): GPUBuffer {
+  buffer(name: string): DeviceBuffer {
     const b = this.buffers.get(name);
     if (!b) throw new Error(`internal: no buffer for parameter '${name}'`);
     return b;
@@ -88,13 +94,15 @@ export class ParamStore {
       throw new Error(
         `parameter '${name}': expected ${numel(info.type.shape)} values, got ${data.length}`,
       );
-    this.gpu.write(this.buffer(name), data);
+    writeDeviceBuffer(this.gpu, this.buffer(name), data);
   }
 
   async read(name: string): Promise<Float32Array> {
     const info = this.infos.get(name);
     if (!info) throw new Error(`unknown parameter '${name}'`);
-    return new Float32Array(await this.gpu.read(this.buffer(name), numel(info.type.shape) * 4));
+    return new Float32Array(
+      await readDeviceBuffer(this.gpu, this.buffer(name), numel(info.type.shape) * 4),
+    );
   }
 
   /** Reads every tensor back (for checkpoints), in name order. */
@@ -103,7 +111,7 @@ export class ParamStore {
     for (const name of [...this.infos.keys()].sort()) {
       const info = this.infos.get(name)!;
       const bytes = numel(info.type.shape) * 4;
-      const raw = await this.gpu.read(this.buffer(name), bytes);
+      const raw = await readDeviceBuffer(this.gpu, this.buffer(name), bytes);
       out.set(name, info.type.dtype === "i32" ? new Int32Array(raw) : new Float32Array(raw));
     }
     return out;

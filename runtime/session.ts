@@ -21,8 +21,8 @@ import {
   type HostState,
 } from "./checkpoint.ts";
 import { explainNonFinite } from "./debug-nans.ts";
-import { StepExecutor, type HostTensor } from "./executor.ts";
-import type { Gpu } from "./gpu.ts";
+import type { HostTensor } from "./executor.ts";
+import { createExecutor, type Device, type Executor } from "./device.ts";
 import { Progress } from "./io/progress.ts";
 import { evalHostExpr } from "./host-expr.ts";
 import { nameHash, ParamStore } from "./params.ts";
@@ -64,7 +64,7 @@ export class StoppedError extends Error {}
 
 export class Session {
   readonly store: ParamStore;
-  readonly executors = new Map<string, StepExecutor>();
+  readonly executors = new Map<string, Executor>();
   readonly data = new Map<string, DataRuntime>();
   private eventCount = 0;
   private resumeFrom = 0;
@@ -89,7 +89,7 @@ export class Session {
   private readonly commands = new RunCommands(this);
 
   constructor(
-    readonly gpu: Gpu,
+    readonly gpu: Device,
     readonly compiled: Compiled,
     readonly opts: SessionOptions,
   ) {
@@ -97,7 +97,7 @@ export class Session {
     for (const [name, info] of reg.params) this.shapes.set(name, info.type.shape);
     this.store = new ParamStore(gpu, reg.params);
     for (const [name, step] of compiled.steps)
-      this.executors.set(name, new StepExecutor(gpu, step.plan, this.store, name));
+      this.executors.set(name, createExecutor(gpu, step.plan, this.store, name));
     if (opts.debugNans) for (const ex of this.executors.values()) ex.enableSnapshots();
   }
 
@@ -116,6 +116,8 @@ export class Session {
   }
 
   async start(): Promise<"fresh" | "resumed"> {
+    // WGSL pipelines report compile errors; the native target builds its libraries here.
+    await Promise.all([...this.executors.values()].map((ex) => ex.check()));
     await this.gpu.checkErrors();
     mkdirSync(this.opts.runDir, { recursive: true });
     for (const [name, spec] of this.compiled.program.data) {
@@ -244,7 +246,7 @@ export class Session {
 
   private async execute(
     name: string,
-    ex: StepExecutor,
+    ex: Executor,
     feeds: Map<string, HostTensor>,
     _at: Expr,
   ): Promise<Map<string, number>> {

@@ -15,11 +15,22 @@ mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 
 is_root_apt() { [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; }
 
+# apt's own chatter (debconf notices, progress) goes to a log that is shown only on failure.
+apt_log="$(mktemp -t cld-setup-apt.XXXXXX)"
+trap 'rm -f "$apt_log"' EXIT
+quiet_apt() {
+  if ! DEBIAN_FRONTEND=noninteractive apt-get "$@" >>"$apt_log" 2>&1; then
+    cat "$apt_log" >&2
+    echo "setup: 'apt-get $*' failed (its output is above)" >&2
+    return 1
+  fi
+}
+
 # Fashion-MNIST (Debian's dataset-fashion-mnist) for the small continual-learning track.
 if [ ! -d /usr/share/datasets/fashion-mnist ] && is_root_apt; then
   echo "setup: installing dataset-fashion-mnist"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 ||
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; }
+    { quiet_apt update -qq && quiet_apt install -y -qq dataset-fashion-mnist; }
 fi
 
 if node scripts/probe-adapter.mjs >/dev/null 2>&1; then
@@ -44,7 +55,6 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers >/dev/null
+quiet_apt update -qq
+quiet_apt install -y -qq -t bookworm-backports mesa-vulkan-drivers
 node scripts/probe-adapter.mjs

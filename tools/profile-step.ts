@@ -12,10 +12,10 @@ const step = c.steps.get(stepName)!;
 const store = new ParamStore(gpu, c.program.registry.params);
 store.initialize(0);
 const buffers = step.plan.buffers.map((b) =>
-  b.kind === "param" ? store.buffer(b.name) : gpu.createBuffer(b.bytes),
+  b.kind === "param" ? (store.buffer(b.name) as GPUBuffer) : gpu.createBuffer(b.bytes),
 );
 const dispatches = step.plan.kernels.map((k) => {
-  const p = gpu.pipeline(k.wgsl, k.name);
+  const p = gpu.pipeline(k.source, k.name);
   const bind = k.bindings.map((b) =>
     "buffer" in b ? buffers[b.buffer] : gpu.uniformBuffer(new Uint32Array(b.uniform)),
   );
@@ -68,7 +68,7 @@ if (process.env.DUMP) {
   writeFileSync(process.env.DUMP, JSON.stringify(all, null, 1));
 }
 // Time by kernel family: where a step's time goes at a glance.
-const family = (k: { name: string; wgsl: string }) =>
+const family = (k: { name: string; source: string }) =>
   /_attention/.test(k.name)
     ? "attention (fused)"
     : /matmul|conv2d/.test(k.name)
@@ -77,7 +77,7 @@ const family = (k: { name: string; wgsl: string }) =>
           .split("_")
           .slice(0, k.name.includes("conv2d_grad") ? 3 : 1)
           .join("_")
-      : k.wgsl.includes("var<workgroup> part")
+      : k.source.includes("var<workgroup> part")
         ? "split reduction"
         : "fused elementwise/reduce";
 const byFamily = new Map<string, { ms: number; n: number }>();

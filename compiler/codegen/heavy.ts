@@ -27,6 +27,8 @@ export interface HeavyKernel {
 
 export interface Target {
   subgroups: boolean;
+  /** Kernels in WGSL (Dawn: a GPU or lavapipe) or C++ (the native CPU target). */
+  language?: "wgsl" | "c";
 }
 
 export function heavyKernel(g: Graph, n: IrNode, target: Target, epilogue?: Epilogue): HeavyKernel {

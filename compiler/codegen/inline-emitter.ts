@@ -40,13 +40,16 @@ export class Emitter {
   outer: string[] = [];
   /** Multi-indices (with the shape) produced by unravelling a flat index, to that index. */
   flatAlias = new Map<string, string>();
+  /** How a kernel-local constant is declared: WGSL's `let`, C++'s `const auto`. */
+  letKeyword = "let";
 
   emitLet(name: string, expr: string): void {
     const inner =
       this.innerVars.size === 0 ||
       (expr.match(/[A-Za-z_]\w*/g) ?? []).some((t) => this.innerVars.has(t));
-    if (!inner) return void this.outer.push(`let ${name} = ${expr};`);
-    this.lines.push(`let ${name} = ${expr};`);
+    const line = `${this.letKeyword} ${name} = ${expr};`;
+    if (!inner) return void this.outer.push(line);
+    this.lines.push(line);
     if (this.innerVars.size) this.innerVars.add(name);
   }
 

@@ -11,6 +11,7 @@ import { hashSeed } from "../../data/rng.ts";
 import { kid, loadFeatureExtractor, type FeatureExtractor } from "../features.ts";
 import type { Gpu } from "../gpu.ts";
 import { Progress } from "../io/progress.ts";
+import { EvalProgress } from "./eval-progress.ts";
 import { ConceptJudge, type JudgeOptions } from "./concept-judge.ts";
 import { conceptLoss, conceptLossBatch, LOSS_DRAWS, LOSS_LEVELS } from "./concept-loss.ts";
 import { PairCache } from "./pair-cache.ts";
@@ -162,9 +163,18 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
   const earlier = opts.lossOnlyOver;
   if (earlier) checkEarlier(earlier, concepts, sha);
   if (!matchesRecorded) log(`warning: --base ${basePath} is not the file the run was trained from`);
+  const overall = new EvalProgress({ log });
+  const pairs = (T * (T + 1)) / 2;
+  const count = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
 
   // The judge first: it may need training (minutes, once per concept list). It knows every
   // concept of the run's list, learned yet or not, so runs of one list share it.
+  overall.phase(
+    0,
+    earlier
+      ? "kept from the earlier eval"
+      : `classifies ${count(names.length, "concept")}; trained once per concept list (about a minute on two cores), then cached`,
+  );
   const tj = performance.now();
   const judge = earlier
     ? null
@@ -179,6 +189,10 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
       `concept judge: ${judge.dir} (${judge.trainedNow ? "trained now" : "cached"}), held-out ${judge.holdOut} accuracy ${judge.heldOutAccuracy === null ? "?" : (100 * judge.heldOutAccuracy).toFixed(0) + "%"}`,
     );
 
+  overall.phase(
+    1,
+    `compiling ${first.meta.program}'s denoise step for ${2 * opts.n}-row batches (its kernels JIT in seconds with a warm shader cache, minutes with a cold one); the real images of ${count(T, "concept")}${!opts.noKid && !earlier ? " and their MobileNetV2 features" : ""}`,
+  );
   const model = await SnapshotModel.open(gpu, first, basePath, opts.n);
   let fx: FeatureExtractor | null = null;
   let featureSeconds = earlier ? earlier.timing.featureSeconds : 0;
@@ -215,17 +229,17 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
   const samples: (Float32Array[] | null)[][] = Array.from({ length: T }, () =>
     new Array(T).fill(null),
   );
-  const pairs = (T * (T + 1)) / 2;
-  log(
-    earlier
-      ? `${T} snapshots: the denoising loss of ${pairs} snapshot × concept pairs (judge and KID kept from the earlier eval)`
-      : `${T} snapshot${T === 1 ? "" : "s"}: ${pairs} snapshot × concept pairs, each ${opts.n} samples × ${opts.steps} DDIM steps (one ${2 * opts.n}-row denoise call per step) and the denoising loss`,
-  );
+  // The plan, in denoise calls of 2n rows: every loss batch, and every pair's DDIM steps.
+  const lossCalls = lossBatches.map((b) => Math.ceil(b.rows / (2 * opts.n)));
+  const pairCalls = (i: number) => lossCalls[i] + (judge ? opts.steps : 0);
+  overall.plan(lossCalls.reduce((a, b) => a + b, 0));
+  for (let t = 0; t < T; t++) for (let i = 0; i <= t; i++) overall.plan(pairCalls(i));
   const bar = new Progress({
     total: pairs,
     label: "eval",
     unit: "pair",
     stream: opts.progressStream,
+    remaining: () => overall.remainingSeconds(),
   });
   // Pairs scored by an earlier eval of the same snapshots and settings are reused.
   const cache = judge
@@ -248,17 +262,33 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
   const snapshotShas = snaps.map((sn) => fileSha256(sn.path));
   let reused = 0;
   let done = 0;
+  overall.phase(
+    2,
+    `the real images of ${count(T, "concept")} denoised by the base model alone (${count(
+      lossCalls.reduce((a, b) => a + b, 0),
+      "denoise call",
+    )}; ${overall.callsLeft} in all)`,
+  );
   const tb = performance.now();
   model.useBase();
   const lossBase: number[] = [];
-  for (let i = 0; i < T; i++)
+  for (let i = 0; i < T; i++) {
+    const ti = performance.now();
     lossBase.push(
       await conceptLoss(
         (xt, times, rows) => model.predictNoise("a photo of", xt, times, rows),
         lossBatches[i],
       ),
     );
+    overall.did(lossCalls[i], performance.now() - ti);
+  }
   let lossSeconds = (performance.now() - tb) / 1000;
+  overall.phase(
+    3,
+    earlier
+      ? `the denoising loss of ${count(pairs, "pair")} of ${count(T, "snapshot")} and the concepts each has learned (judge and KID kept from the earlier eval; ${count(overall.callsLeft, "denoise call")} left)`
+      : `${count(pairs, "pair")} of ${count(T, "snapshot")} and the concepts each has learned, each ${count(opts.n, "sample")} × ${count(opts.steps, "DDIM step")} (one ${2 * opts.n}-row denoise call per step) and the denoising loss (${count(overall.callsLeft, "denoise call")} left)`,
+  );
   let sampleSeconds = earlier ? earlier.timing.sampleSeconds : 0;
   for (let t = 0; t < T; t++) {
     model.use(snaps[t]);
@@ -266,12 +296,14 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
       const prompt = `a photo of <v${i + 1}>`;
       const hit = cache?.get(t, i, snapshotShas[t], concepts[i]);
       if (hit) {
+        overall.skip(pairCalls(i));
         ({ accuracy: accuracy[t][i], kid: kidM[t][i], loss: loss[t][i] } = hit.scores);
         samples[t][i] = hit.samples;
         reused++;
         bar.update(++done, { task: t + 1, concept: concepts[i], cached: "yes" });
         continue;
       }
+      const tp = performance.now();
       const tl = performance.now();
       loss[t][i] = await conceptLoss(
         (xt, times, rows) => model.predictNoise(prompt, xt, times, rows),
@@ -308,6 +340,7 @@ export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Pr
           },
           samples[t][i]!,
         );
+      overall.did(pairCalls(i), performance.now() - tp);
       bar.update(++done, {
         task: t + 1,
         concept: concepts[i],

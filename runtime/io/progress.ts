@@ -15,6 +15,9 @@ export interface ProgressOptions {
   now?: () => number;
   /** What one count is, for the rate: "step" (default), "task", … */
   unit?: string;
+  /** Seconds left, when the caller knows better than this bar's own rate (null: unknown).
+   * `cldc eval` uses it so that the ETA is the whole eval's, reused pairs not counted. */
+  remaining?: () => number | null;
 }
 
 export function formatDuration(seconds: number): string {
@@ -42,6 +45,7 @@ export class Progress {
   private readonly width: number;
   private readonly now: () => number;
   private readonly unit: string;
+  private readonly remaining?: () => number | null;
   private start: number;
   /** Steps already done when this process began (a resumed run): not part of the rate. */
   private base = 0;
@@ -61,6 +65,7 @@ export class Progress {
     this.width = opts.width ?? 20;
     this.now = opts.now ?? (() => performance.now());
     this.unit = opts.unit ?? "step";
+    this.remaining = opts.remaining;
     this.start = this.now();
   }
 
@@ -75,11 +80,17 @@ export class Progress {
       ...Object.entries(this.stats).map(([k, v]) => `${k} ${formatValue(v)}`),
       // no rate before this process has done a count (e.g. resuming a finished run)
       ...(this.step > this.base ? [this.rateText(rate, elapsed)] : []),
-      this.finished
-        ? `took ${formatDuration(elapsed)}`
-        : `ETA ${rate > 0 ? formatDuration((this.total - this.step) / rate) : "?"}`,
+      this.finished ? `took ${formatDuration(elapsed)}` : `ETA ${this.eta(rate)}`,
     ];
     return parts.join("  ");
+  }
+
+  private eta(rate: number): string {
+    if (this.remaining) {
+      const left = this.remaining();
+      return left === null ? "?" : formatDuration(left);
+    }
+    return rate > 0 ? formatDuration((this.total - this.step) / rate) : "?";
   }
 
   /** `12.3 steps/s`, or `47.0 s/task` when one count takes longer than a second. */

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
+import { childTimeout } from "../timeouts.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const PROGRAM = "test/fixtures/runtime/tiny-mlp.cld";
@@ -13,7 +14,7 @@ function cldc(...args: string[]): { status: number | null; stdout: string; stder
     cwd: ROOT,
     env: { ...process.env, CI: "true", CLD_DEBUG: "" },
     encoding: "utf8",
-    timeout: 60_000,
+    ...childTimeout(),
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -146,6 +147,11 @@ describe("cldc basics", () => {
     expect(r.status).toBe(1);
     expect(r.stderr.split("\n")[0]).toBe("cldc: unknown command 'frobnicate'");
     noStackTrace(r.stderr);
+    const typo = cldc("trian", PROGRAM);
+    expect(typo.status).toBe(1);
+    expect(typo.stderr.split("\n")[0]).toBe(
+      "cldc: unknown command 'trian' (did you mean 'train'?)",
+    );
   });
 
   it("a missing option value or file is a usage error, exit 1", () => {
@@ -275,7 +281,32 @@ describe("cldc compile", () => {
     expect([...tree(d).keys()]).toEqual([join("train_step", "step.ir")]);
     const bad = cldc("compile", PROGRAM, "-o", d, "--emit", "asm");
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain("--emit takes wgsl, ir and/or plan, got 'asm'");
+    expect(bad.stderr).toContain("--emit takes wgsl, ir, plan and/or c, got 'asm'");
+  });
+
+  it("--emit c writes each step's C++ with its kernel headers, and it compiles", () => {
+    const d = tempDir();
+    const r = cldc("compile", PROGRAM, "-o", d, "--emit", "c");
+    expect(r.status, r.stderr).toBe(0);
+    const files = [...tree(d).keys()];
+    expect(files).toContain(join("train_step", "step.cpp"));
+    expect(files).toContain(join("include", "gemm.hpp"));
+    const cpp = readFileSync(join(d, "train_step", "step.cpp"), "utf8");
+    expect(cpp).toMatch(/\/\/ from .*\.cld:\d+: /); // the same header as the WGSL files
+    expect(cpp).toContain('extern "C" void cld_step(void* const* B)');
+    const cc = spawnSync(
+      "g++",
+      [
+        "-std=c++17",
+        "-fsyntax-only",
+        "-fopenmp",
+        "-I",
+        join(d, "include"),
+        join(d, "train_step", "step.cpp"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(cc.status, cc.stderr).toBe(0);
   });
 
   it("reports a bad --set with the declaration, exit 1", () => {

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePngBytes } from "../../runtime/io/png.ts";
+import { childTimeout } from "../timeouts.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 let dir: string;
@@ -16,7 +17,7 @@ function cldc(args: string[]) {
     cwd: ROOT,
     env: { ...process.env, CI: "true", CLD_DEBUG: "" },
     encoding: "utf8",
-    timeout: 60_000,
+    ...childTimeout(),
   });
   return { status: r.status, stdout: r.stdout, lines: r.stderr.split("\n").filter(Boolean) };
 }

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fileSha256, snapshotPath, writeSnapshot } from "../../runtime/eval/snapshot.ts";
+import { childTimeout } from "../timeouts.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 
@@ -14,7 +15,7 @@ function cldc(args: string[]) {
     cwd: ROOT,
     env: { ...process.env, CI: "true", CLD_DEBUG: "" },
     encoding: "utf8",
-    timeout: 60_000,
+    ...childTimeout(),
   });
   const lines = r.stderr.split("\n").filter((l) => l && !l.startsWith("Warning: "));
   return { status: r.status, lines, stdout: r.stdout };

@@ -21,19 +21,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePngBytes } from "../../runtime/io/png.ts";
 import { readSafetensors, writeSafetensors, type TensorIn } from "../../runtime/io/safetensors.ts";
+import { childTimeout } from "../timeouts.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const PROGRAM = "test/fixtures/sample/pretrain-init.cld";
 
-function cldc(
-  args: string[],
-  timeout = 120_000,
-): { status: number | null; stdout: string; stderr: string } {
+function cldc(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ["bin/cldc.js", ...args], {
     cwd: ROOT,
     env: { ...process.env, CI: "true", CLD_DEBUG: "" },
     encoding: "utf8",
-    timeout,
+    ...childTimeout(),
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -189,7 +187,7 @@ describe("cldc sample: end to end", () => {
     const c = join(dir, "c.png");
     const args = ["--prompt", "a photo of a cat", "--n", "2", "--steps", "2", "--seed", "7"];
     // The first run may JIT-compile the denoise step on a cold shader cache.
-    const ra = cldc(["sample", checkpoint, ...args, "-o", a], 480_000);
+    const ra = cldc(["sample", checkpoint, ...args, "-o", a]);
     expect(ra.status, ra.stderr).toBe(0);
     expect(ra.stdout).toMatch(
       /^PretrainInit: [\d,]+ parameters, EMA weights for (\d+) of \1 parameters; \d+ kernels on /m,
@@ -229,5 +227,5 @@ describe("cldc sample: end to end", () => {
     expect([pc.width, pc.height]).toEqual([38, 20]);
     expect(readFileSync(c).equals(readFileSync(a))).toBe(false);
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-") || f.includes(".probe"))).toEqual([]);
-  }, 600_000);
+  });
 });

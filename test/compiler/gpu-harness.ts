@@ -4,20 +4,24 @@ import { interpret, type Feeds } from "../../compiler/interpret.ts";
 import type { Graph } from "../../compiler/ir.ts";
 import { buildPlan } from "../../compiler/plan.ts";
 import { simplify } from "../../compiler/simplify.ts";
-import { StepExecutor, type HostTensor } from "../../runtime/executor.ts";
-import type { Gpu } from "../../runtime/gpu.ts";
+import type { HostTensor } from "../../runtime/executor.ts";
+import { createExecutor, type Device } from "../../runtime/device.ts";
 import { ParamStore } from "../../runtime/params.ts";
 
+/** Runs `g` on `gpu`: Dawn (WGSL) or the native target (C++), whichever it is. */
 export async function runOnGpu(
-  gpu: Gpu,
+  gpu: Device,
   g: Graph,
   feeds: Feeds,
   opts: { subgroups?: boolean } = {},
 ): Promise<Map<string, HostTensor>> {
   const s = simplify(g);
-  const plan = buildPlan(s, { subgroups: (opts.subgroups ?? true) && gpu.hasSubgroups });
+  const plan = buildPlan(s, {
+    ...gpu.target,
+    subgroups: (opts.subgroups ?? true) && gpu.hasSubgroups,
+  });
   const store = new ParamStore(gpu, new Map());
-  const ex = new StepExecutor(gpu, plan, store, "test");
+  const ex = createExecutor(gpu, plan, store, "test");
   await ex.check();
   const host = new Map<string, HostTensor>();
   for (const n of s.inputs()) {

@@ -1,18 +1,18 @@
-// Every op, forward and backward, compiled to WGSL and run on Dawn, against the float64
-// reference interpreter, on odd (non-multiple-of-4) shapes.
+// Every op, forward and backward, compiled to WGSL and run on Dawn and compiled to C++ and
+// run on the native target, against the float64 reference interpreter, on odd
+// (non-multiple-of-4) shapes.
 import { describe, expect, it } from "vitest";
 import { grad } from "../../compiler/autodiff.ts";
 import type { Feeds } from "../../compiler/interpret.ts";
 import { Graph, type TensorType } from "../../compiler/ir.ts";
 import "../../compiler/ops/index.ts";
-import { useGpu } from "../gpu-fixture.ts";
+import type { Device } from "../../runtime/device.ts";
+import { TARGETS, useDevice } from "../gpu-fixture.ts";
 import { compareOutputs, runOnGpu } from "./gpu-harness.ts";
 import { randomTensor, rng } from "./helpers.ts";
 
 const f = (...shape: number[]): TensorType => ({ dtype: "f32", shape });
 const i32 = (...shape: number[]): TensorType => ({ dtype: "i32", shape });
-
-const gpu = useGpu();
 
 type Build = (g: Graph, xs: number[]) => number;
 interface Case {
@@ -199,7 +199,7 @@ const cases: Case[] = [
   },
 ];
 
-async function check(c: Case, backward: boolean) {
+async function check(gpu: () => Device, c: Case, backward: boolean) {
   const r = rng(11);
   const g = new Graph();
   const xs = c.types.map((t, i) => g.input(`x${i}`, t));
@@ -222,10 +222,11 @@ async function check(c: Case, backward: boolean) {
   return compareOutputs(g, feeds, got);
 }
 
-describe("WGSL kernels match the float64 reference", () => {
+describe.each(TARGETS)("%s kernels match the float64 reference", (target) => {
+  const gpu = useDevice(target);
   for (const c of cases) {
-    it(`${c.name} forward`, async () => expect(await check(c, false)).toBeLessThan(2e-5));
-    it(`${c.name} backward`, async () => expect(await check(c, true)).toBeLessThan(1e-4));
+    it(`${c.name} forward`, async () => expect(await check(gpu, c, false)).toBeLessThan(2e-5));
+    it(`${c.name} backward`, async () => expect(await check(gpu, c, true)).toBeLessThan(1e-4));
   }
 
   it("gather and its derivative (a one-hot matmul)", async () => {

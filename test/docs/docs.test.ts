@@ -85,7 +85,7 @@ describe("generated documentation is up to date", () => {
   let g: Generated;
   beforeAll(async () => {
     g = await generate();
-  }, 120_000);
+  });
 
   it("docs/ops.md matches the op registry", () => {
     expect(

@@ -91,7 +91,7 @@ describe("attention kernels", () => {
     const wgsl = (subgroups: boolean) =>
       buildPlan(simplify(asInputs(g)), { subgroups })
         .kernels.filter((k) => k.ops[0].startsWith("attention"))
-        .map((k) => k.wgsl);
+        .map((k) => k.source);
     expect(wgsl(true).every((w) => w.includes("subgroupShuffle"))).toBe(true);
     expect(wgsl(false).some((w) => w.includes("subgroup"))).toBe(false);
     expect(gpu().hasSubgroups).toBe(true); // else the cases above test only the fallback

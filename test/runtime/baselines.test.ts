@@ -29,7 +29,7 @@ beforeAll(async () => {
   await train(gpu(), "test/fixtures/sample/pretrain-init.cld", {}, { runDir: dir });
   basePath = `${dir}/checkpoint.safetensors`;
   base = loadCheckpoint(basePath)!.tensors;
-}, 900_000);
+});
 
 /** The value `load(base)` gives a parameter: the base's EMA copy when it has one. */
 const baseValue = (name: string) => base.get(`opt.ema.${name}`) ?? base.get(name);
@@ -168,7 +168,7 @@ describe("baselines of the C-LoRA benchmark", () => {
     expect(r.rowsAfterTask0).toEqual([v1]);
     expect(r.rows).toEqual([v1, v2].sort((a, b) => a - b));
     expectLearned(r);
-  }, 900_000);
+  });
 
   it("LoRA sequential keeps the base weights and merges each task into the past sum", async () => {
     const r = await runBaseline("lora_seq");
@@ -187,7 +187,7 @@ describe("baselines of the C-LoRA benchmark", () => {
       ).toBe(true); // merged
     }
     expectLearned(r);
-  }, 900_000);
+  });
 
   it("custom diffusion changes exactly the cross-attention K and V and the token rows", async () => {
     const r = await runBaseline("custom_diffusion");
@@ -197,7 +197,7 @@ describe("baselines of the C-LoRA benchmark", () => {
     expect(r.rowsAfterTask0).toEqual([v1]);
     expect(r.rows).toEqual([v1, v2].sort((a, b) => a - b));
     expectLearned(r);
-  }, 900_000);
+  });
 
   it("offline trains every concept's token from the first phase on", async () => {
     const r = await runBaseline("offline");
@@ -206,7 +206,7 @@ describe("baselines of the C-LoRA benchmark", () => {
     expect(r.rowsAfterTask0).toEqual([v1, v2].sort((a, b) => a - b));
     expect(r.rows).toEqual([v1, v2].sort((a, b) => a - b));
     expectLearned(r);
-  }, 900_000);
+  });
 
   it("EWC: penalty from the second task on, Fisher and anchor from consolidation", async () => {
     const r = await runBaseline("ewc", { fisher_steps: "2" });
@@ -226,14 +226,14 @@ describe("baselines of the C-LoRA benchmark", () => {
       expect(r.after.get(`anchor.${w}`), w).toEqual(r.after.get(w));
     }
     expectLearned(r);
-  }, 900_000);
+  });
 });
 
 describe("the baseline programs", () => {
   it("pass `cldc check` with their defaults", () => {
     for (const f of ["lora_seq", "textual_inversion", "custom_diffusion", "offline", "ewc"])
       expect(check(`examples/${f}.cld`, { subgroups: false }), f).toEqual([]);
-  }, 120_000);
+  });
 });
 
 describe("concepts data: select(seq, a..b)", () => {

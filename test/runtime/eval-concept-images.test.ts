@@ -106,5 +106,5 @@ describe("eval's real images", () => {
     } finally {
       rmSync(cache, { recursive: true, force: true });
     }
-  }, 300_000);
+  });
 });

@@ -265,7 +265,7 @@ describe("snapshots and cldc eval", () => {
     expect(result.judge.trainedNow).toBe(true);
     expect(again.judge.trainedNow).toBe(false);
     expect(lines.some((l) => l.startsWith("reused"))).toBe(false);
-  }, 900_000); // a cold Mesa cache JITs the programs' kernels on first use
+  });
 
   it("reports a run directory without snapshots as bad input", () => {
     expect(() => prepareRun(runDir())).toThrow(EvalInputError);

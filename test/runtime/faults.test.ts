@@ -109,11 +109,12 @@ describe("device errors", () => {
     end: { offset: 1, line, column: 2 },
   });
   const plan = (wgsl: string, workgroups: [number, number, number]): Plan => ({
+    language: "wgsl",
     buffers: [{ index: 0, bytes: 64, kind: "temp", name: "%0", dtype: "f32", shape: [16] }],
     kernels: [
       {
         name: "k000_probe",
-        wgsl,
+        source: wgsl,
         bindings: [{ buffer: 0 }],
         workgroups,
         ops: ["probe"],

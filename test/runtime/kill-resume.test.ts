@@ -151,5 +151,5 @@ describe("SIGKILL and resume", () => {
     const metrics = (d: string) => readFileSync(join(d, "metrics.jsonl"), "utf8");
     expect(metrics(refDir).split("\n")).toHaveLength(121); // 120 steps and the final newline
     expect(metrics(dir)).toBe(metrics(refDir));
-  }, 240_000);
+  });
 });

@@ -11,7 +11,7 @@ describe("MobileNetV2 features", () => {
   let fx: FeatureExtractor;
   beforeAll(async () => {
     fx = await loadFeatureExtractor();
-  }, 60_000);
+  });
   afterAll(() => fx?.dispose());
 
   it("gives finite 1280-d features that tell two images apart", async () => {
@@ -47,7 +47,7 @@ describe("MobileNetV2 features", () => {
     }
     expect(norm).toBeGreaterThan(0);
     expect(diff / norm).toBeGreaterThan(0.01);
-  }, 60_000);
+  });
 
   it("accepts grey images", async () => {
     const grey = new Float32Array(16 * 16).fill(0.5);

@@ -13,6 +13,7 @@ import { formatCld } from "../../tools/prettier-plugin-cld/layout.ts";
 import { mutatedFile } from "../../tools/fuzz/generators.ts";
 import fc from "fast-check";
 import cldPlugin from "../../tools/prettier-plugin-cld/index.mjs";
+import { childTimeout } from "../timeouts.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 
@@ -182,7 +183,7 @@ describe("cldc fmt", () => {
     spawnSync(process.execPath, ["bin/cldc.js", "fmt", ...args], {
       cwd: ROOT,
       encoding: "utf8",
-      timeout: 60_000,
+      ...childTimeout(),
     });
 
   /** cmdFmt in-process (quicker than a process per call), with its output captured. */

@@ -9,15 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readPng } from "../../runtime/io/png.ts";
+import { childTimeout } from "../timeouts.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 
-function run(args: string[], timeout = 300_000) {
+function run(args: string[]) {
   const r = spawnSync(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, CI: "true", CLD_DEBUG: "" },
     encoding: "utf8",
-    timeout,
+    ...childTimeout(),
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -36,7 +37,7 @@ beforeAll(() => {
   }
   judge = join(dir, "judge", "checkpoint.safetensors");
   model = join(dir, "model", "checkpoint.safetensors");
-}, 300_000);
+});
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -83,7 +84,7 @@ describe("tools/judge-samples.ts", () => {
     expect(labels[0]).toBe(labels[1]);
     const grid = readPng(join(out, "prompted.png"));
     expect([grid.width, grid.height]).toEqual([2 + 2 * 18, 2 + 2 * 18]); // 2×2 cells of 16 px
-  }, 300_000);
+  });
 
   it("fails with one line for a name the judge does not know", () => {
     const r = run([
@@ -99,7 +100,7 @@ describe("tools/judge-samples.ts", () => {
     ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/judge-samples: 'no-such-emoji' is not one of the judge's 6 names/);
-  }, 120_000);
+  });
 });
 
 describe("tools/kid.ts", () => {
@@ -124,5 +125,5 @@ describe("tools/kid.ts", () => {
     expect(r.stdout).toMatch(/fake: .*unconditional\.png \(4 samples\)/);
     expect(r.stdout).toMatch(/KID ×10³ \(all \d+ × 4\): -?[\d.]+/);
     expect(r.stdout).toMatch(/KID ×10³ \(5 subsets of 4\): -?[\d.]+ ± [\d.]+/);
-  }, 120_000);
+  });
 });

@@ -1,0 +1,97 @@
+// Builds a step's C++ into a shared library, cached by the hash of everything that goes
+// into it (source, kernel headers, compiler, flags), like Mesa's shader cache: a step
+// compiled once loads in milliseconds afterwards. The library is written under a temporary
+// name and renamed, so a kill mid-build never leaves a broken cache entry.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Plan } from "../../compiler/plan.ts";
+import { C_HEADERS, renderStep } from "../../compiler/c/render-step.ts";
+import { requireToolchain } from "./toolchain.ts";
+
+/** Where the kernel headers live (they are part of the compiler). */
+export const HEADER_DIR = join(dirname(fileURLToPath(import.meta.url)), "../../compiler/c");
+
+export function nativeCacheDir(): string {
+  if (process.env.CLD_NATIVE_CACHE) return process.env.CLD_NATIVE_CACHE;
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  return join(base, "cld", "native");
+}
+
+export class NativeCompileError extends Error {
+  constructor(
+    message: string,
+    readonly sourcePath: string,
+  ) {
+    super(message);
+    this.name = "NativeCompileError";
+  }
+}
+
+let headerDigest: string | null = null;
+function headersHash(): string {
+  if (headerDigest) return headerDigest;
+  const h = createHash("sha256");
+  for (const f of C_HEADERS) h.update(f).update(readFileSync(join(HEADER_DIR, f)));
+  return (headerDigest = h.digest("hex"));
+}
+
+export interface BuiltStep {
+  library: string;
+  /** Whether this call compiled it (false: found in the cache). */
+  compiled: boolean;
+  ms: number;
+}
+
+/** The shared library for `plan`, compiled unless the cache has it. */
+export async function buildStep(plan: Plan, label: string): Promise<BuiltStep> {
+  const t0 = performance.now();
+  const tc = requireToolchain();
+  const { source, spans } = renderStep(plan, label);
+  const key = createHash("sha256")
+    .update(source)
+    .update(headersHash())
+    .update(tc.version)
+    .update(tc.flags.join(" "))
+    .digest("hex")
+    .slice(0, 32);
+  const dir = nativeCacheDir();
+  const library = join(dir, `${key}.so`);
+  if (existsSync(library)) return { library, compiled: false, ms: performance.now() - t0 };
+  mkdirSync(dir, { recursive: true });
+  const src = join(dir, `${key}.cpp`);
+  writeFileSync(src, source);
+  const tmp = `${library}.${process.pid}.tmp`;
+  const r = await run(tc.cxx, [...tc.flags, `-I${HEADER_DIR}`, src, "-o", tmp]);
+  if (r.code !== 0) {
+    rmSync(tmp, { force: true });
+    // A compile error in generated code is a bug in cld: name the kernel and its source.
+    const line = Number(r.stderr.match(new RegExp(`${key}\\.cpp:(\\d+):`))?.[1] ?? 0);
+    const span = spans.find((s) => line >= s.first && line <= s.last);
+    const k = span ? plan.kernels[span.kernel] : null;
+    const where = k
+      ? `kernel ${k.name}${k.locs[0] ? ` (${k.locs[0].file}:${k.locs[0].start.line})` : ""}`
+      : `step ${label}`;
+    const first = r.stderr.split("\n").find((l) => /error/.test(l)) ?? r.stderr.slice(0, 300);
+    throw new NativeCompileError(
+      `cld: internal error: the C++ compiler rejected ${where} — please report it with ${src}\n  ${first.trim()}`,
+      src,
+    );
+  }
+  renameSync(tmp, library);
+  rmSync(src, { force: true });
+  return { library, compiled: true, ms: performance.now() - t0 };
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    p.stderr.on("data", (d) => (stderr += d));
+    p.on("error", (e) => resolve({ code: 1, stderr: String(e) }));
+    p.on("close", (code) => resolve({ code: code ?? 1, stderr }));
+  });
+}
