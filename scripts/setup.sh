@@ -33,6 +33,17 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && is_root_apt; then
     { quiet_apt update -qq && quiet_apt install -y -qq dataset-fashion-mnist; }
 fi
 
+# A C++ compiler for the native CPU target (cldc --device cpu / auto without a GPU).
+if ! command -v g++ >/dev/null && ! command -v c++ >/dev/null && ! command -v clang++ >/dev/null; then
+  if is_root_apt; then
+    echo "setup: installing g++ (the native CPU target builds its kernels with it)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null 2>&1 ||
+      { quiet_apt update -qq && quiet_apt install -y -qq g++; }
+  else
+    echo "setup: no C++ compiler; the native CPU target needs one: apt-get install g++ (as root)" >&2
+  fi
+fi
+
 if node scripts/probe-adapter.mjs >/dev/null 2>&1; then
   exit 0
 fi
