@@ -17,17 +17,17 @@ import type { ProgramDecl } from "../grammar/ast.ts";
 import { emojiTokenizer, MAX_TOKENS } from "../data/emoji-text.ts";
 import { TokenizerError } from "../data/tokenizer.ts";
 import { loadCheckpoint, type HostState } from "../runtime/checkpoint.ts";
-import { Gpu } from "../runtime/gpu.ts";
+import { openDevice } from "../runtime/device.ts";
 import { imageGrid, upscaleNearest, writePng } from "../runtime/io/png.ts";
 import { formatDuration, Progress } from "../runtime/io/progress.ts";
 import { readSafetensorsHeader, SafetensorsError } from "../runtime/io/safetensors.ts";
 import { gridShape, SAMPLERS, type SamplerKind } from "../runtime/sampler.ts";
 import { sampleImages } from "../runtime/sample-grid.ts";
 import { Session } from "../runtime/session.ts";
-import { inputFile, intOption, parse, UsageError } from "./args.ts";
+import { deviceOption, inputFile, intOption, parse, UsageError } from "./args.ts";
 
 export const SAMPLE_USAGE =
-  'usage: cldc sample CHECKPOINT --prompt "TEXT" -o GRID.png [--n 16] [--steps 50] [--guidance 3] [--seed 1] [--sampler ddim|ddpm] [--scale 4] [--no-ema]';
+  'usage: cldc sample CHECKPOINT --prompt "TEXT" -o GRID.png [--n 16] [--steps 50] [--guidance 3] [--seed 1] [--sampler ddim|ddpm] [--scale 4] [--no-ema] [--device auto|gpu|cpu|lavapipe]';
 
 /** The step `cldc sample` calls: denoise(x: [B, C, S, S], t: [B], tokens: i32[B, T]) -> ε. */
 const STEP = "denoise";
@@ -47,6 +47,7 @@ export async function cmdSample(argv: string[], _sources: Map<string, string>): 
       seed: { type: "string" },
       sampler: { type: "string" },
       scale: { type: "string" },
+      device: { type: "string" },
       "no-ema": { type: "boolean", default: false },
     },
     usage,
@@ -60,6 +61,7 @@ export async function cmdSample(argv: string[], _sources: Map<string, string>): 
   const guidance = numberOption(values.guidance, "--guidance", 3);
   // Pixels per image pixel in the PNG: 32×32 samples are stamps at 1.
   const scale = intOption(values.scale, "--scale", 4, 1);
+  const device = deviceOption(values.device);
   if (scale > 16) throw new UsageError(`--scale must be at most 16, got ${scale}`);
   const sampler = (values.sampler ?? "ddim") as SamplerKind;
   if (!SAMPLERS.includes(sampler))
@@ -105,9 +107,9 @@ export async function cmdSample(argv: string[], _sources: Map<string, string>): 
   settings.set(BATCH_SETTING, String(2 * n));
 
   const t0 = performance.now();
-  const gpu = await Gpu.open();
+  const gpu = await openDevice(device);
   try {
-    const c = compile(entry, settings, { subgroups: gpu.hasSubgroups }, decl.name.name);
+    const c = compile(entry, settings, gpu.target, decl.name.name);
     const reg = c.program.registry.params;
     const mismatch = firstMismatch(header.entries, reg);
     if (mismatch)
