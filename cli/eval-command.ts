@@ -5,7 +5,7 @@
 // a missing or changed base checkpoint — is one line and exit 1, before the GPU is opened.
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { Gpu } from "../runtime/gpu.ts";
+import { openDevice } from "../runtime/device.ts";
 import { formatDuration } from "../runtime/io/progress.ts";
 import {
   prepareRun,
@@ -15,10 +15,10 @@ import {
 } from "../runtime/eval/run-eval.ts";
 import { readScores, writeReport } from "../runtime/eval/report.ts";
 import { EvalInputError } from "../runtime/eval/snapshot-model.ts";
-import { HelpRequest, intOption, parse, UsageError } from "./args.ts";
+import { deviceOption, HelpRequest, intOption, parse, UsageError } from "./args.ts";
 
 export const EVAL_USAGE =
-  "usage: cldc eval RUN_DIR [--n 8] [--steps 20] [--guidance 3] [--seed 0] [--base CHECKPOINT] [--judge-steps 300] [--no-kid] [--loss-only]";
+  "usage: cldc eval RUN_DIR [--n 8] [--steps 20] [--guidance 3] [--seed 0] [--base CHECKPOINT] [--judge-steps 300] [--no-kid] [--loss-only] [--device auto|gpu|cpu|lavapipe]";
 
 const EVAL_HELP = `${EVAL_USAGE}
 
@@ -58,10 +58,12 @@ export async function cmdEval(argv: string[], _sources: Map<string, string>): Pr
       "judge-steps": { type: "string" },
       "no-kid": { type: "boolean", default: false },
       "loss-only": { type: "boolean", default: false },
+      device: { type: "string" },
     },
     EVAL_USAGE,
   );
   if (positionals.length !== 1) throw new UsageError(EVAL_USAGE);
+  const device = deviceOption(values.device);
   const runDir = positionals[0];
   if (!existsSync(runDir) || !statSync(runDir).isDirectory())
     throw new UsageError(`no such run directory: ${runDir}`);
@@ -91,7 +93,7 @@ export async function cmdEval(argv: string[], _sources: Map<string, string>): Pr
       throw new UsageError((e as Error).message);
     }
   }
-  const gpu = await Gpu.open();
+  const gpu = await openDevice(device);
   try {
     const result = await runEval(gpu, run, {
       n,

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { compile, type Compiled } from "../../compiler/compile.ts";
 import { conceptFolder, resolveConcepts } from "../../data/concept-list.ts";
 import { loadCheckpoint } from "../checkpoint.ts";
-import type { Gpu } from "../gpu.ts";
+import type { Device } from "../device.ts";
 import { resizeCHW } from "../features.ts";
 import { Session } from "../session.ts";
 
@@ -67,7 +67,7 @@ export class ConceptJudge {
   ) {}
 
   /** The cached judge for these concepts, training it first if there is none. */
-  static async open(gpu: Gpu, names: string[], opts: JudgeOptions = {}): Promise<ConceptJudge> {
+  static async open(gpu: Device, names: string[], opts: JudgeOptions = {}): Promise<ConceptJudge> {
     const dir = judgeDir(names, opts);
     const ckPath = join(dir, "checkpoint.safetensors");
     const settings = new Map<string, string>([
@@ -80,7 +80,7 @@ export class ConceptJudge {
     const done = () => loadCheckpoint(ckPath)?.state.results?.accuracy !== undefined;
     if (!existsSync(ckPath) || !done()) {
       log(`training the concept judge (${CONCEPT_JUDGE_PROGRAM}) into ${dir}`);
-      const c = compile(CONCEPT_JUDGE_PROGRAM, settings, { subgroups: gpu.hasSubgroups });
+      const c = compile(CONCEPT_JUDGE_PROGRAM, settings, gpu.target);
       const s = new Session(gpu, c, {
         runDir: dir,
         seed: 0,
@@ -94,7 +94,7 @@ export class ConceptJudge {
       trainedNow = true;
     }
     const ck = loadCheckpoint(ckPath)!;
-    const c = compile(CONCEPT_JUDGE_PROGRAM, settings, { subgroups: gpu.hasSubgroups });
+    const c = compile(CONCEPT_JUDGE_PROGRAM, settings, gpu.target);
     const only: Compiled = { ...c, steps: new Map([[STEP, c.steps.get(STEP)!]]) };
     const session = new Session(gpu, only, {
       runDir: dir,

@@ -9,7 +9,7 @@ import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { hashSeed } from "../../data/rng.ts";
 import { kid, loadFeatureExtractor, type FeatureExtractor } from "../features.ts";
-import type { Gpu } from "../gpu.ts";
+import type { Device } from "../device.ts";
 import { Progress } from "../io/progress.ts";
 import { EvalProgress } from "./eval-progress.ts";
 import { ConceptJudge, type JudgeOptions } from "./concept-judge.ts";
@@ -153,7 +153,11 @@ export function prepareRun(runDir: string, base?: string): PreparedRun {
   return { runDir, snaps, names, basePath, sha, matchesRecorded };
 }
 
-export async function runEval(gpu: Gpu, run: PreparedRun, opts: EvalOptions): Promise<EvalResult> {
+export async function runEval(
+  gpu: Device,
+  run: PreparedRun,
+  opts: EvalOptions,
+): Promise<EvalResult> {
   const log = opts.log ?? (() => {});
   const t0 = performance.now();
   const { runDir, snaps, names, basePath, sha, matchesRecorded } = run;

@@ -10,7 +10,7 @@ import { Tokenizer } from "../../data/tokenizer.ts";
 import { locateProgramFile, settingText } from "../checkpoint-model.ts";
 import { modelHash } from "../checkpoint.ts";
 
-import type { Gpu } from "../gpu.ts";
+import type { Device } from "../device.ts";
 import { sample, toUnitImages } from "../sampler.ts";
 import { Session } from "../session.ts";
 import type { Snapshot } from "./snapshot.ts";
@@ -61,7 +61,12 @@ export class SnapshotModel {
   }
 
   /** Rebuilds the run's model with room for `n` samples per denoise call. */
-  static async open(gpu: Gpu, snap: Snapshot, basePath: string, n: number): Promise<SnapshotModel> {
+  static async open(
+    gpu: Device,
+    snap: Snapshot,
+    basePath: string,
+    n: number,
+  ): Promise<SnapshotModel> {
     const { meta, path: snapshotFile } = snap;
     const entry = locateProgramFile(snapshotFile, meta.entry);
     if (!entry)
@@ -84,7 +89,7 @@ export class SnapshotModel {
       settings.set(k, settingText(p, v));
     }
     settings.set(BATCH_SETTING, String(2 * n));
-    const c = compile(entry, settings, { subgroups: gpu.hasSubgroups }, meta.program);
+    const c = compile(entry, settings, gpu.target, meta.program);
     const step = c.steps.get(STEP);
     if (!step) throw new EvalInputError(`program ${meta.program} (${entry}) has no '${STEP}' step`);
     const shapes = new Map<string, number[]>();
