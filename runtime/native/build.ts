@@ -5,11 +5,11 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { availableParallelism, homedir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Plan } from "../../compiler/plan.ts";
-import { C_HEADERS, renderStep } from "../../compiler/c/render-step.ts";
+import { C_HEADERS, renderStepUnits, type RenderedUnit } from "../../compiler/c/render-step.ts";
 import { requireToolchain } from "./toolchain.ts";
 
 /** Where the kernel headers live (they are part of the compiler). */
@@ -50,9 +50,11 @@ export interface BuiltStep {
 export async function buildStep(plan: Plan, label: string): Promise<BuiltStep> {
   const t0 = performance.now();
   const tc = requireToolchain();
-  const { source, spans } = renderStep(plan, label);
-  const key = createHash("sha256")
-    .update(source)
+  // One unit per core: g++ is single-threaded, and a big step takes it half a minute.
+  const units = renderStepUnits(plan, label, compileJobs());
+  const h = createHash("sha256");
+  for (const u of units) h.update(u.source);
+  const key = h
     .update(headersHash())
     .update(tc.version)
     .update(tc.flags.join(" "))
@@ -62,28 +64,75 @@ export async function buildStep(plan: Plan, label: string): Promise<BuiltStep> {
   const library = join(dir, `${key}.so`);
   if (existsSync(library)) return { library, compiled: false, ms: performance.now() - t0 };
   mkdirSync(dir, { recursive: true });
-  const src = join(dir, `${key}.cpp`);
-  writeFileSync(src, source);
   const tmp = `${library}.${process.pid}.tmp`;
-  const r = await run(tc.cxx, [...tc.flags, `-I${HEADER_DIR}`, src, "-o", tmp]);
-  if (r.code !== 0) {
-    rmSync(tmp, { force: true });
-    // A compile error in generated code is a bug in cld: name the kernel and its source.
-    const line = Number(r.stderr.match(new RegExp(`${key}\\.cpp:(\\d+):`))?.[1] ?? 0);
-    const span = spans.find((s) => line >= s.first && line <= s.last);
-    const k = span ? plan.kernels[span.kernel] : null;
-    const where = k
-      ? `kernel ${k.name}${k.locs[0] ? ` (${k.locs[0].file}:${k.locs[0].start.line})` : ""}`
-      : `step ${label}`;
-    const first = r.stderr.split("\n").find((l) => /error/.test(l)) ?? r.stderr.slice(0, 300);
-    throw new NativeCompileError(
-      `cld: internal error: the C++ compiler rejected ${where} — please report it with ${src}\n  ${first.trim()}`,
-      src,
-    );
+  const srcs = units.map((_, p) => join(dir, `${key}.${p}.cpp`));
+  const objs = srcs.map((s) => `${s}.${process.pid}.o`);
+  const cleanup = () => objs.concat(tmp).forEach((f) => rmSync(f, { force: true }));
+  units.forEach((u, p) => writeFileSync(srcs[p], u.source));
+  const compileFlags = tc.flags.filter((f) => f !== "-shared");
+  const results = await Promise.all(
+    units.map((_, p) =>
+      limited(() =>
+        run(tc.cxx, [...compileFlags, `-I${HEADER_DIR}`, "-c", srcs[p], "-o", objs[p]]),
+      ),
+    ),
+  );
+  const failed = results.findIndex((r) => r.code !== 0);
+  if (failed >= 0) {
+    cleanup();
+    throw compileError(plan, label, units[failed].spans, srcs[failed], results[failed].stderr);
+  }
+  const linked = await limited(() => run(tc.cxx, [...tc.flags, ...objs, "-o", tmp]));
+  if (linked.code !== 0) {
+    cleanup();
+    throw compileError(plan, label, [], srcs[0], linked.stderr);
   }
   renameSync(tmp, library);
-  rmSync(src, { force: true });
+  cleanup();
+  srcs.forEach((s) => rmSync(s, { force: true }));
   return { library, compiled: true, ms: performance.now() - t0 };
+}
+
+// A compile error in generated code is a bug in cld: name the kernel and its source.
+function compileError(
+  plan: Plan,
+  label: string,
+  spans: RenderedUnit["spans"],
+  src: string,
+  stderr: string,
+): NativeCompileError {
+  const file = basename(src).replace(/[.]/g, "\\.");
+  const line = Number(stderr.match(new RegExp(`${file}:(\\d+):`))?.[1] ?? 0);
+  const span = spans.find((s) => line >= s.first && line <= s.last);
+  const k = span ? plan.kernels[span.kernel] : null;
+  const where = k
+    ? `kernel ${k.name}${k.locs[0] ? ` (${k.locs[0].file}:${k.locs[0].start.line})` : ""}`
+    : `step ${label}`;
+  const first = stderr.split("\n").find((l) => /error/.test(l)) ?? stderr.slice(0, 300);
+  return new NativeCompileError(
+    `cld: internal error: the C++ compiler rejected ${where} — please report it with ${src}\n  ${first.trim()}`,
+    src,
+  );
+}
+
+/** Compiler processes at once ($CLD_NATIVE_JOBS, else one per core). */
+export function compileJobs(): number {
+  const env = Number(process.env.CLD_NATIVE_JOBS);
+  return Number.isInteger(env) && env > 0 ? env : Math.max(1, availableParallelism());
+}
+
+// Steps are built concurrently (train and sample start together): share the cores.
+let running = 0;
+const waiting: (() => void)[] = [];
+async function limited<T>(f: () => Promise<T>): Promise<T> {
+  while (running >= compileJobs()) await new Promise<void>((r) => waiting.push(r));
+  running++;
+  try {
+    return await f();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
 }
 
 function run(cmd: string, args: string[]): Promise<{ code: number; stderr: string }> {

@@ -31,10 +31,13 @@ interface Run {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+// The test runs once per target: the WGSL path on lavapipe, and the native C++ target.
+let device = "lavapipe";
+
 function train(dir: string, extra: string[] = [], env: Record<string, string> = {}): Run {
   const child = spawn(
     process.execPath,
-    ["bin/cldc.js", "train", FIXTURE, "--run-dir", dir, ...ARGS, ...extra],
+    ["bin/cldc.js", "train", FIXTURE, "--run-dir", dir, "--device", device, ...ARGS, ...extra],
     { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let text = "";
@@ -71,8 +74,9 @@ function eventsIn(dir: string): number {
   return (JSON.parse(metadata["cld.state"]) as { events: number }).events;
 }
 
-describe("SIGKILL and resume", () => {
+describe.each(["lavapipe", "cpu"])("SIGKILL and resume on %s", (target) => {
   it("ends bit-identical to an uninterrupted run after 6 kills (one mid-checkpoint) and a SIGTERM", async () => {
+    device = target;
     // The uninterrupted reference runs alongside the killed runs (it shares nothing).
     const refDir = runDir();
     const ref = train(refDir, ["--fresh"]);
