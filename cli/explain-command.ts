@@ -3,18 +3,24 @@
 import { compile } from "../compiler/compile.ts";
 import { didYouMean } from "../compiler/diagnostics.ts";
 import type { Plan } from "../compiler/plan.ts";
+import type { Compiled } from "../compiler/compile.ts";
 import type { Gpu } from "../runtime/gpu.ts";
-import { inputFile, parse, settings, UsageError } from "./args.ts";
+import type { Device } from "../runtime/device.ts";
+import { NativeDevice } from "../runtime/native/device.ts";
+import { NativeStepExecutor } from "../runtime/native/executor.ts";
+import { ParamStore } from "../runtime/params.ts";
+import { deviceOption, inputFile, parse, settings, UsageError } from "./args.ts";
 import { detectTarget } from "./compile-commands.ts";
 
 export async function cmdExplain(argv: string[], _sources: Map<string, string>): Promise<number> {
   const usage =
-    "usage: cldc explain PROGRAM.cld [--step NAME] [--profile] [--set name=value ...] [--program NAME]";
+    "usage: cldc explain PROGRAM.cld [--step NAME] [--profile] [--device auto|gpu|cpu|lavapipe] [--set name=value ...] [--program NAME]";
   const { values, positionals } = parse(
     argv,
     {
       step: { type: "string" },
       profile: { type: "boolean", default: false },
+      device: { type: "string" },
       set: { type: "string", multiple: true },
       program: { type: "string" },
     },
@@ -22,12 +28,17 @@ export async function cmdExplain(argv: string[], _sources: Map<string, string>):
   );
   if (positionals.length !== 1) throw new UsageError(usage);
   const file = inputFile(positionals[0]);
-  const gpu = values.profile ? await (await import("../runtime/gpu.ts")).Gpu.open() : null;
+  // A device is opened to profile on it, or to show the plan for its target (C or WGSL).
+  const choice = values.device === undefined ? null : deviceOption(values.device);
+  const device: Device | null =
+    values.profile || choice
+      ? await (await import("../runtime/device.ts")).openDevice(choice ?? deviceOption(undefined))
+      : null;
   try {
     const c = compile(
       file,
       settings(values.set),
-      gpu ? { subgroups: gpu.hasSubgroups } : await detectTarget(),
+      device ? device.target : await detectTarget(),
       values.program,
     );
     if (values.step && !c.steps.has(values.step)) {
@@ -38,12 +49,16 @@ export async function cmdExplain(argv: string[], _sources: Map<string, string>):
     for (const [name, step] of c.steps) {
       if (values.step && values.step !== name) continue;
       const p = step.plan;
-      const times = gpu ? await profile(gpu, p) : null;
+      const times = !values.profile
+        ? null
+        : device instanceof NativeDevice
+          ? await profileNative(device, c, p, name)
+          : await profile(device as Gpu, p);
       const rows = p.kernels.map((k, i) => {
         const life = p.lifetimes[i];
         const row = [
           k.name,
-          k.workgroups.join("x"),
+          p.language === "c" ? "-" : k.workgroups.join("x"),
           fmt(k.flops),
           fmt(k.bytes),
           `b${life.buffer} [${life.first}..${life.last}]`,
@@ -74,8 +89,25 @@ export async function cmdExplain(argv: string[], _sources: Map<string, string>):
     }
     return 0;
   } finally {
-    gpu?.destroy();
+    device?.destroy();
   }
+}
+
+/** The native target: the step's library built (or cached), each kernel timed alone. */
+async function profileNative(
+  device: NativeDevice,
+  c: Compiled,
+  p: Plan,
+  name: string,
+): Promise<{ ms: number; perKernel: number[] }> {
+  const store = new ParamStore(device, c.program.registry.params);
+  const ex = new NativeStepExecutor(device, p, store, name);
+  await ex.check();
+  for (let k = 0; k < p.kernels.length; k++) await ex.timeKernel(k, 1); // warm-up: first touch
+  const perKernel: number[] = [];
+  for (let k = 0; k < p.kernels.length; k++) perKernel.push(await ex.timeKernel(k, 3));
+  const ms = perKernel.reduce((a, b) => a + b, 0);
+  return { ms, perKernel };
 }
 
 /** Runs a plan's kernels on zero-filled buffers: wall time per step, and GPU time per kernel when the device has timestamps. */

@@ -340,6 +340,26 @@ describe("cldc explain", () => {
     expect(lines.filter((l) => /^k\d{3}_/.test(l)).length).toBeGreaterThan(5);
   });
 
+  it("--device cpu --profile times every kernel of the C++ plan", () => {
+    const r = cldc("explain", PROGRAM, "--device", "cpu", "--profile");
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.split("\n");
+    const perStep = Number(/, ([\d.]+) ms per step$/.exec(lines[0])?.[1]);
+    expect(lines[1]).toMatch(
+      /^kernel\s+workgroups\s+FLOP\s+bytes\s+output buffer \[live\]\s+ms\s+source$/,
+    );
+    const rows = lines.filter((l) => /^k\d{3}_/.test(l));
+    expect(rows.length).toBeGreaterThan(5);
+    // Each row: name, "-" (no workgroups on the C target), FLOP, bytes, buffer, ms, source.
+    const ms = rows.map((l) => Number(l.split(/\s{2,}/)[5]));
+    for (const [i, t] of ms.entries()) expect(t, rows[i]).toBeGreaterThanOrEqual(0);
+    expect(rows.every((l) => l.split(/\s{2,}/)[1] === "-")).toBe(true);
+    expect(perStep).toBeCloseTo(
+      ms.reduce((a, b) => a + b, 0),
+      1,
+    );
+  });
+
   it("an unknown --step is an error, not an empty table", () => {
     const r = cldc("explain", PROGRAM, "--step", "trian_step");
     expect(r.status).toBe(1);
